@@ -1,0 +1,114 @@
+/**
+ * The `M2MClients` service: the contract that every implementation (the http layer, the in-memory
+ * layer) fulfils and every consumer (search streams, apps) programs against.
+ *
+ * Implementations are built with `M2MClients.make`, which validates each request against its schema
+ * before the implementation sees it and wraps each call in a span named after the method, so both
+ * behave the same way in every implementation.
+ */
+import { Context, Effect, ParseResult, Schema } from "effect"
+import { InvalidRequest } from "./M2MError.js"
+import type * as E from "./M2MError.js"
+import * as Op from "./Operations.js"
+import { Operations } from "./Operations.js"
+
+export type CreateError = E.DuplicateClientId | E.InvalidClientSecret | E.InvalidScope | E.CommonError
+export type GetError = E.ClientNotFound | E.CommonError
+export type UpdateError = E.ClientNotFound | E.InvalidScope | E.CommonError
+export type DeleteError = E.ClientNotFound | E.CommonError
+export type SearchError = E.InvalidSearchQuery | E.CommonError
+export type RotateStartError = E.ClientNotFound | E.SecretAlreadyRotating | E.CommonError
+export type RotateCancelError = E.ClientNotFound | E.SecretNotRotating | E.CommonError
+export type RotateError = E.ClientNotFound | E.SecretNotRotating | E.CommonError
+
+export declare namespace M2MClients {
+  export interface Service {
+    /** Creates a client. The response holds its secret: the only time it is shown. */
+    readonly create: (request: Op.M2MClientsCreateRequest) => Effect.Effect<Op.M2MClientsCreateResponse, CreateError>
+    readonly get: (request: Op.M2MClientsGetRequest) => Effect.Effect<Op.M2MClientsGetResponse, GetError>
+    /** Changes only the fields given. */
+    readonly update: (request: Op.M2MClientsUpdateRequest) => Effect.Effect<Op.M2MClientsUpdateResponse, UpdateError>
+    readonly delete: (request: Op.M2MClientsDeleteRequest) => Effect.Effect<Op.M2MClientsDeleteResponse, DeleteError>
+    /** One page of clients; see `@stytch-effect/search` for a stream over all pages. */
+    readonly search: (request: Op.M2MClientsSearchRequest) => Effect.Effect<Op.M2MClientsSearchResponse, SearchError>
+    readonly secrets: {
+      /** Makes a next secret, shown only in this response; both secrets work until the rotation ends. */
+      readonly rotateStart: (
+        request: Op.M2MClientsSecretsRotateStartRequest
+      ) => Effect.Effect<Op.M2MClientsSecretsRotateStartResponse, RotateStartError>
+      /** Discards the next secret. */
+      readonly rotateCancel: (
+        request: Op.M2MClientsSecretsRotateCancelRequest
+      ) => Effect.Effect<Op.M2MClientsSecretsRotateCancelResponse, RotateCancelError>
+      /** The next secret becomes the current one; the old one stops working. */
+      readonly rotate: (
+        request: Op.M2MClientsSecretsRotateRequest
+      ) => Effect.Effect<Op.M2MClientsSecretsRotateResponse, RotateError>
+    }
+  }
+}
+
+const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
+  path.reduce<string>(
+    (out, key) => typeof key === "number" ? `${out}[${key}]` : out === "" ? String(key) : `${out}.${String(key)}`,
+    ""
+  )
+
+/** Default messages quote the offending value; where that value is a secret, say only the rule. */
+const secretRule = "must be a Redacted string of at least 8 characters"
+
+/** The first broken rule of a request, as an `InvalidRequest` naming the field. */
+export const invalidRequest = (operation: string, error: ParseResult.ParseError): InvalidRequest => {
+  const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const field = issue ? formatPath(issue.path) : ""
+  const rule = !issue
+    ? "is invalid"
+    : field.startsWith("client_secret") && issue.message !== "must be at least 8 characters"
+    ? secretRule
+    : issue.message.replace(/^Expected /, "must be ")
+  return new InvalidRequest({ operation, field: field || "(request)", rule })
+}
+
+/** Checks a request against its operation's schema, as every implementation does before acting. */
+export const validateRequest = <O extends Op.Operation>(
+  op: O,
+  request: unknown
+): Effect.Effect<Op.Operation.Request<O>, InvalidRequest> =>
+  Schema.validate(op.request)(request).pipe(Effect.mapError((error) => invalidRequest(op.name, error)))
+
+type Implementation<O extends Op.Operation, E> = (
+  request: Op.Operation.Request<O>
+) => Effect.Effect<Op.Operation.Response<O>, E>
+
+/**
+ * Builds the service from an implementation of each method: every request is validated first (a bad
+ * one fails with `InvalidRequest` and never reaches the implementation), and every call runs in a span
+ * named after its method (`M2MClients.get`) carrying the client id.
+ */
+const make = (implementation: M2MClients.Service): M2MClients.Service => {
+  const method = <O extends Op.Operation, E>(op: O, run: Implementation<O, E>) => (request: Op.Operation.Request<O>) =>
+    validateRequest(op, request).pipe(
+      Effect.flatMap(run),
+      Effect.withSpan(op.name, {
+        kind: "client",
+        attributes: typeof request?.client_id === "string" ? { "m2m.client_id": request.client_id } : {}
+      })
+    )
+  return {
+    create: method(Operations.create, implementation.create),
+    get: method(Operations.get, implementation.get),
+    update: method(Operations.update, implementation.update),
+    delete: method(Operations.delete, implementation.delete),
+    search: method(Operations.search, implementation.search),
+    secrets: {
+      rotateStart: method(Operations.rotateStart, implementation.secrets.rotateStart),
+      rotateCancel: method(Operations.rotateCancel, implementation.secrets.rotateCancel),
+      rotate: method(Operations.rotate, implementation.secrets.rotate)
+    }
+  }
+}
+
+/** The service's tag. Provide it with `@stytch-effect/http`'s or `@stytch-effect/memory`'s layer. */
+export class M2MClients extends Context.Tag("@stytch-effect/core/M2MClients")<M2MClients, M2MClients.Service>() {
+  static readonly make = make
+}
