@@ -1,0 +1,94 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Redacted } from "effect"
+import { Operations, validateRequest } from "../src/index.js"
+
+// Each rule of the request schemas: what breaks it, the field it names and the rule it states.
+const rejected = [
+  ["create", { scopes: "read" }, "scopes", "must be ReadonlyArray<Scope>"],
+  ["create", {}, "scopes", "is missing"],
+  ["create", { scopes: [""] }, "scopes[0]", "must be a non-empty string without whitespace"],
+  ["create", { scopes: ["read", "read write"] }, "scopes[1]", "must be a non-empty string without whitespace"],
+  ["create", { scopes: [], client_id: "" }, "client_id", "must be a non-empty string"],
+  ["create", { scopes: [], client_secret: Redacted.make("short") }, "client_secret", "must be at least 8 characters"],
+  [
+    "create",
+    { scopes: [], client_secret: "a-bare-string-secret" },
+    "client_secret",
+    "must be a Redacted string of at least 8 characters"
+  ],
+  ["create", { scopes: [], trusted_metadata: [1, 2] }, "trusted_metadata", "must be a JSON object"],
+  ["create", { scopes: [], trusted_metadata: "{}" }, "trusted_metadata", "must be a JSON object"],
+  ["create", { scopes: [], trusted_metadata: { at: () => 0 } }, "trusted_metadata.at", "must be a JSON value"],
+  ["create", { scopes: [], trusted_metadata: { n: Number.NaN } }, "trusted_metadata.n", "must be a JSON value"],
+  ["create", { scopes: [], client_name: 7 }, "client_name", "must be string"],
+  ["get", {}, "client_id", "is missing"],
+  ["get", { client_id: "" }, "client_id", "must be a non-empty string"],
+  ["delete", { client_id: "" }, "client_id", "must be a non-empty string"],
+  ["update", { client_id: "c", status: "deleted" }, "status", "must be \"active\" or \"inactive\""],
+  ["update", { client_id: "c", scopes: ["ok", ""] }, "scopes[1]", "must be a non-empty string without whitespace"],
+  ["update", { client_id: "c", trusted_metadata: null }, "trusted_metadata", "must be a JSON object"],
+  ["search", { limit: 0 }, "limit", "must be an integer from 1 to 1000"],
+  ["search", { limit: 1001 }, "limit", "must be an integer from 1 to 1000"],
+  ["search", { limit: 2.5 }, "limit", "must be an integer from 1 to 1000"],
+  ["search", { query: { operator: "XOR", operands: [] } }, "query.operator", "must be \"AND\""],
+  [
+    "search",
+    { query: { operator: "AND", operands: [{ filter_name: "status", filter_value: ["active"] }] } },
+    "query.operands[0].filter_name",
+    "must be \"client_id\" | \"client_name\" | \"scopes\""
+  ],
+  [
+    "search",
+    { query: { operator: "OR", operands: [{ filter_name: "scopes", filter_value: "read" }] } },
+    "query.operands[0].filter_value",
+    "must be ReadonlyArray<string>"
+  ],
+  ["rotateStart", { client_id: "" }, "client_id", "must be a non-empty string"],
+  ["rotateCancel", {}, "client_id", "is missing"],
+  ["rotate", { client_id: 42 }, "client_id", "must be string"]
+] as const
+
+const accepted = [
+  ["create", { scopes: [] }],
+  ["create", {
+    scopes: ["read:users"],
+    client_id: "../search",
+    client_secret: Redacted.make("correct horse battery staple"),
+    client_name: "",
+    trusted_metadata: { nested: { list: [1, "two", null, true] } }
+  }],
+  ["update", { client_id: "c", status: "inactive", scopes: [] }],
+  ["search", {}],
+  ["search", { limit: 1 }],
+  ["search", { limit: 1000, cursor: "", query: { operator: "AND", operands: [] } }]
+] as const
+
+describe("request validation", () => {
+  it.effect.each(rejected)("%s rejects %j at %s", ([key, request, field, rule]) =>
+    Effect.gen(function*() {
+      const operation = Operations[key]
+      const error = yield* Effect.flip(validateRequest(operation, request))
+      expect(error._tag).toBe("InvalidRequest")
+      expect(error.operation).toBe(operation.name)
+      expect(error.field).toBe(field)
+      expect(error.rule.startsWith(rule)).toBe(true)
+      expect(error.message).toContain(`${field} ${rule}`)
+    }))
+
+  it.effect.each(accepted)("%s accepts %j", ([key, request]) =>
+    Effect.gen(function*() {
+      const operation = Operations[key]
+      const valid = yield* validateRequest(operation, request)
+      expect(Object.keys(valid).sort()).toEqual(Object.keys(request).sort())
+    }))
+
+  it.effect("never quotes a rejected secret", () =>
+    Effect.gen(function*() {
+      for (const client_secret of ["bare-secret-value", Redacted.make("tiny")]) {
+        const error = yield* Effect.flip(validateRequest(Operations.create, { scopes: [], client_secret }))
+        const shown = [error.message, String(error), JSON.stringify(error), error.toString()].join("\n")
+        expect(shown).not.toContain("bare-secret-value")
+        expect(shown).not.toContain("tiny")
+      }
+    }))
+})
