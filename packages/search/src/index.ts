@@ -1,1 +1,5 @@
-export {}
+/**
+ * Streams over Stytch M2M client search that follow `next_cursor` to the end, over any `M2MClients`
+ * layer (http, memory).
+ */
+export * from "./M2MClientsSearch.js"
