@@ -1,1 +1,5 @@
-export {}
+/**
+ * The `M2MClients` service of `@stytch-effect/core` over Stytch's HTTP API, with retries that never
+ * turn one create into two clients.
+ */
+export * as HttpM2MClients from "./HttpM2MClients.js"

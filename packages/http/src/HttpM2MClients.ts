@@ -1,0 +1,150 @@
+/**
+ * The `M2MClients` service over Stytch's HTTP API, for any `HttpClient` the app provides
+ * (`FetchHttpClient.layer`, or `NodeHttpClient.layerUndici` in Node apps).
+ *
+ * ```ts
+ * const M2MClientsLive = HttpM2MClients.layerConfig().pipe(Layer.provide(FetchHttpClient.layer))
+ * ```
+ *
+ * Requests carry HTTP Basic auth (the project secret leaves `Redacted` only where the header is set),
+ * an honest `User-Agent` and no trace headers unless asked. Failures worth another attempt (5XX, 429,
+ * dropped connections, timeouts) are retried with jittered exponential backoff; an operation that is
+ * not safe to repeat is retried only when the server certainly did nothing (see the README).
+ */
+import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { M2MClients } from "@stytch-effect/core"
+import { Config, ConfigError, Duration, Effect, Either, Layer, Option, Schedule } from "effect"
+import type { Redacted } from "effect"
+import { resolveBaseUrl } from "./internal/baseUrl.js"
+import type { RetriedError, RetryPolicy } from "./internal/client.js"
+import { makeService } from "./internal/client.js"
+import { version } from "./internal/version.js"
+
+export { liveBaseUrl, testBaseUrl } from "./internal/baseUrl.js"
+export type { RetriedError } from "./internal/client.js"
+
+/** Sent with every request. */
+export const userAgent = `stytch-effect-http/${version}`
+
+/** The default backoff, tuned with these options; or pass your own `Schedule` as `retry`. */
+export interface RetryOptions {
+  /** Retries after the first attempt. Default 3. */
+  readonly times?: number | undefined
+  /** The first delay, doubled for each retry and jittered by ±20%. Default 200 ms. */
+  readonly baseDelay?: Duration.DurationInput | undefined
+  /** No delay is longer. Default 5 seconds. */
+  readonly maxDelay?: Duration.DurationInput | undefined
+  /**
+   * A `Retry-After` up to this long is waited for; a longer one ends the retries, and the caller gets
+   * the `RateLimited` (or `ServerError`) with `retry_after_millis`. Default 10 seconds.
+   */
+  readonly maxRetryAfter?: Duration.DurationInput | undefined
+}
+
+export interface Options {
+  readonly projectId: string
+  readonly secret: Redacted.Redacted<string>
+  /**
+   * A custom domain, or the emulator (`http://127.0.0.1:4010`). Only its scheme, host and port are
+   * kept; `http://` is accepted for loopback hosts only. Default: Stytch's live API for a project id
+   * starting `project-live-`, its test API otherwise.
+   */
+  readonly baseUrl?: string | undefined
+  /**
+   * `false` for one attempt only; `RetryOptions` to tune the default backoff; or a `Schedule` of your
+   * own, which is asked only about failures worth another attempt and is still held to `Retry-After`
+   * (up to 10 seconds) and to the rule that an unsafe operation is not repeated.
+   */
+  readonly retry?: false | RetryOptions | Schedule.Schedule<unknown, RetriedError> | undefined
+  /** Each attempt's limit, reading the answer included. Default 30 seconds, near Stytch's own. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Send trace headers (`traceparent`, `b3`) to Stytch. Default `false`: they are ours, not Stytch's. */
+  readonly tracerPropagation?: boolean | undefined
+}
+
+/** The options besides the credentials and base URL, which `layerConfig` reads from the environment. */
+export type LayerConfigOptions = Omit<Options, "projectId" | "secret" | "baseUrl">
+
+const defaultMaxRetryAfter = Duration.seconds(10)
+
+const retryPolicy = (retry: Options["retry"]): RetryPolicy | undefined => {
+  if (retry === false) return undefined
+  if (Schedule.isSchedule(retry)) {
+    return { schedule: retry as Schedule.Schedule<unknown, RetriedError>, maxRetryAfter: defaultMaxRetryAfter }
+  }
+  const maxDelay = Duration.decode(retry?.maxDelay ?? "5 seconds")
+  return {
+    schedule: Schedule.exponential(retry?.baseDelay ?? "200 millis", 2).pipe(
+      Schedule.jittered,
+      Schedule.modifyDelay((_, delay) => Duration.min(delay, maxDelay)),
+      Schedule.intersect(Schedule.recurs(retry?.times ?? 3))
+    ),
+    maxRetryAfter: Duration.decode(retry?.maxRetryAfter ?? defaultMaxRetryAfter)
+  }
+}
+
+/**
+ * Builds the service over the `HttpClient` in context. A bad `baseUrl` or an empty `projectId` fails
+ * with a `ConfigError` naming the option.
+ */
+export const make = (
+  options: Options
+): Effect.Effect<M2MClients.Service, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    if (options.projectId.length === 0) {
+      return yield* Effect.fail(ConfigError.InvalidData(["projectId"], "Expected a non-empty project id"))
+    }
+    const baseUrl = yield* Either.mapLeft(
+      resolveBaseUrl(options.projectId, options.baseUrl),
+      (rule) => ConfigError.InvalidData(["baseUrl"], `The base URL ${rule}`)
+    )
+    const client = (yield* HttpClient.HttpClient).pipe(
+      HttpClient.mapRequest((request) =>
+        request.pipe(
+          HttpClientRequest.prependUrl(baseUrl),
+          HttpClientRequest.basicAuth(options.projectId, options.secret),
+          HttpClientRequest.acceptJson,
+          HttpClientRequest.setHeader("user-agent", userAgent)
+        )
+      ),
+      HttpClient.withTracerPropagation(options.tracerPropagation ?? false)
+    )
+    return makeService(client, {
+      retry: retryPolicy(options.retry),
+      timeout: Duration.decode(options.timeout ?? "30 seconds")
+    })
+  })
+
+export const layer = (options: Options): Layer.Layer<M2MClients, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.effect(M2MClients, make(options))
+
+/** A custom base URL's rule checked while loading, so the error names the variable. */
+const baseUrlConfig = (name: string): Config.Config<Option.Option<string>> =>
+  Config.option(Config.nonEmptyString(name)).pipe(
+    Config.mapOrFail(Option.match({
+      onNone: () => Either.right(Option.none()),
+      // Which project it is does not matter to the rules of a custom URL.
+      onSome: (url) =>
+        Either.match(resolveBaseUrl("", url), {
+          onLeft: (rule) => Either.left(ConfigError.InvalidData([name], `Expected a base URL that ${rule}`)),
+          onRight: (origin) => Either.right(Option.some(origin))
+        })
+    }))
+  )
+
+/**
+ * The credentials from `STYTCH_PROJECT_ID`, `STYTCH_SECRET` (kept `Redacted`) and the optional
+ * `STYTCH_BASE_URL`. A missing or empty id or secret fails with a `ConfigError` naming the variable;
+ * an empty `STYTCH_BASE_URL` counts as unset.
+ */
+export const config: Config.Config<Pick<Options, "projectId" | "secret" | "baseUrl">> = Config.all({
+  projectId: Config.nonEmptyString("STYTCH_PROJECT_ID"),
+  secret: Config.redacted(Config.nonEmptyString("STYTCH_SECRET")),
+  baseUrl: baseUrlConfig("STYTCH_BASE_URL").pipe(Config.map(Option.getOrUndefined))
+})
+
+/** `layer` with the credentials and base URL read by `config`. */
+export const layerConfig = (
+  options: LayerConfigOptions = {}
+): Layer.Layer<M2MClients, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.effect(M2MClients, Effect.flatMap(config, (credentials) => make({ ...options, ...credentials })))

@@ -1,0 +1,359 @@
+/**
+ * The `M2MClients` service over an `HttpClient`: one generic `send` drives all eight operations from
+ * core's descriptors, so a request is built, retried and decoded the same way whichever operation it is.
+ *
+ * The retry policy lives here because it depends on what each attempt's failure says about the server:
+ * whether another attempt can get a different answer (5XX, 429, a dropped connection, a timeout), and
+ * whether the server may have carried the request out although no success came back. An operation that
+ * is not safe to repeat is retried only when the server certainly did nothing.
+ */
+import type { HttpClient } from "@effect/platform"
+import { HttpClientError, HttpClientRequest } from "@effect/platform"
+import type { HttpClientResponse } from "@effect/platform"
+import type { AnyApiError, Operation } from "@stytch-effect/core"
+import {
+  bodyOf,
+  DuplicateClientId,
+  ErrorBody,
+  fromApiErrorFields,
+  InvalidRequest,
+  invalidRequest,
+  M2MClients,
+  M2MClientsCreateResponse,
+  M2MClientWithClientSecret,
+  MalformedResponse,
+  Operations,
+  pathOf,
+  TransportError
+} from "@stytch-effect/core"
+import type { M2MClientsCreateRequest } from "@stytch-effect/core"
+import { Clock, Duration, Effect, Either, Option, ParseResult, Redacted, Ref, Schedule, Schema } from "effect"
+
+/** The errors a retry schedule is asked about: the failures worth another attempt. */
+export type RetriedError = AnyApiError | TransportError
+
+export interface RetryPolicy {
+  readonly schedule: Schedule.Schedule<unknown, RetriedError>
+  /** A `Retry-After` longer than this is not waited for: the error goes back to the caller. */
+  readonly maxRetryAfter: Duration.Duration
+}
+
+/** What one failed attempt tells us, besides its error. */
+interface AttemptFailure {
+  readonly error: RetriedError | MalformedResponse | InvalidRequest
+  /** Another attempt may get a different answer. */
+  readonly transient: boolean
+  /** The server may have carried the request out although no success came back. */
+  readonly mayHaveActed: boolean
+  readonly retryAfter?: Duration.Duration | undefined
+}
+
+/** The last attempt's error, and whether an earlier attempt may have been carried out. */
+interface Failed<O extends Operation> {
+  readonly error: Operation.Error<O>
+  readonly anAttemptMayHaveActed: boolean
+}
+
+/** `undefined` when the text is not JSON. JSON.parse's own message quotes the text, so it is dropped. */
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** Where a body broke its schema, naming the field but never quoting a value (it may be a secret). */
+const describeMismatch = (schemaName: string, error: ParseResult.ParseError): string => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const [first] = issues
+  if (first === undefined) return `the body does not match ${schemaName}`
+  const field = first.path.length === 0 ? "the body" : first.path.map(String).join(".")
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : ""
+  return `${field} ${first._tag === "Missing" ? "is missing" : "has an unexpected value"} in ${schemaName}${more}`
+}
+
+/** `Retry-After` is either delay-seconds or an HTTP date. */
+const parseRetryAfter = (value: string | undefined, nowMillis: number): Duration.Duration | undefined => {
+  if (value === undefined) return undefined
+  const trimmed = value.trim()
+  if (/^\d+$/.test(trimmed)) return Duration.seconds(Number(trimmed))
+  const date = Date.parse(trimmed)
+  return Number.isNaN(date) ? undefined : Duration.millis(Math.max(0, date - nowMillis))
+}
+
+/** Errors that prove the connection never opened, so no request reached the server. */
+const neverSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT"])
+
+/** The `code`s along a transport error's cause chain (Node and undici set them); never its messages. */
+const errorCodes = (cause: unknown, depth = 0): Array<string> => {
+  if (depth > 8 || typeof cause !== "object" || cause === null) return []
+  const { code, errors, cause: inner } = cause as { code?: unknown; errors?: unknown; cause?: unknown }
+  return [
+    ...(typeof code === "string" ? [code] : []),
+    ...(Array.isArray(errors) ? errors.flatMap((error) => errorCodes(error, depth + 1)) : []),
+    ...errorCodes(inner, depth + 1)
+  ]
+}
+
+/**
+ * A platform error becomes a `TransportError` holding only a description: the platform error holds the
+ * request, and with it the Authorization header, so it is never kept.
+ */
+const transportFailure = (
+  operation: string,
+  error: HttpClientError.HttpClientError,
+  attempts: number
+): AttemptFailure => {
+  if (error._tag === "RequestError" && error.reason !== "Transport") {
+    return {
+      error: new TransportError({
+        operation,
+        reason: "Connection",
+        description: error.reason === "Encode" ? "the request could not be encoded" : "the request URL is invalid",
+        attempts
+      }),
+      transient: false,
+      mayHaveActed: false
+    }
+  }
+  const codes = [...new Set(errorCodes(error.cause))]
+  const neverSent = error._tag === "RequestError" && codes.length > 0 && codes.every((code) => neverSentCodes.has(code))
+  const what = error._tag === "RequestError"
+    ? "the connection failed"
+    : "the connection failed while reading the answer"
+  return {
+    error: new TransportError({
+      operation,
+      reason: "Connection",
+      description: codes.length > 0 ? `${what} (${codes.join(", ")})` : what,
+      attempts
+    }),
+    transient: true,
+    mayHaveActed: !neverSent
+  }
+}
+
+const isSuccess = (status: number) => status >= 200 && status < 300
+
+/** Reads one answer: a decoded success, or the failure it stands for. */
+const answer = <O extends Operation>(
+  op: O,
+  response: HttpClientResponse.HttpClientResponse,
+  attempts: number
+): Effect.Effect<Operation.Response<O>, AttemptFailure | HttpClientError.ResponseError> =>
+  Effect.gen(function*() {
+    const status = response.status
+    yield* Effect.annotateCurrentSpan("http.response.status_code", status)
+    const text = yield* response.text
+    const json = parseJson(text)
+    if (isSuccess(status)) {
+      if (json === undefined) {
+        return yield* Effect.fail<AttemptFailure>({
+          error: new MalformedResponse({
+            operation: op.name,
+            status_code: status,
+            description: "the body is not JSON",
+            attempts
+          }),
+          transient: false,
+          mayHaveActed: true
+        })
+      }
+      return yield* Schema.decodeUnknown(op.response)(json).pipe(
+        Effect.mapError((error): AttemptFailure => ({
+          error: new MalformedResponse({
+            operation: op.name,
+            status_code: status,
+            request_id: typeof (json as { request_id?: unknown }).request_id === "string"
+              ? (json as { request_id: string }).request_id
+              : undefined,
+            description: describeMismatch(op.name.replace("M2MClients.", "the answer of "), error),
+            attempts
+          }),
+          transient: false,
+          mayHaveActed: true
+        }))
+      )
+    }
+    const retryAfter = parseRetryAfter(response.headers["retry-after"], yield* Clock.currentTimeMillis)
+    const body = json === undefined ? Option.none() : Either.getRight(Schema.decodeUnknownEither(ErrorBody)(json))
+    const fields = Option.match(body, {
+      onNone: () => ({
+        error_type: "unparsed_error_body",
+        error_message: `the answer is not a JSON error body (${response.headers["content-type"] ?? "no content type"})`
+      }),
+      onSome: ({ status_code: _, ...body }) => body
+    })
+    const error = fromApiErrorFields({
+      ...fields,
+      // The HTTP status is what the retry policy and the error class go by, whatever the body says.
+      status_code: status,
+      attempts,
+      ...(retryAfter === undefined ? {} : { retry_after_millis: Duration.toMillis(retryAfter) })
+    }, op.errors)
+    return yield* Effect.fail<AttemptFailure>({
+      error,
+      transient: status === 429 || status >= 500,
+      // A 429 means the request was turned away; a 5XX may come after the work was done.
+      mayHaveActed: status >= 500,
+      retryAfter
+    })
+  })
+
+export interface ServiceOptions {
+  readonly retry: RetryPolicy | undefined
+  readonly timeout: Duration.Duration
+}
+
+/** The service over a client that already carries the base URL, credentials and headers. */
+export const makeService = (client: HttpClient.HttpClient, options: ServiceOptions): M2MClients.Service => {
+  const timeoutDescription = `no answer within ${Duration.format(options.timeout)}`
+
+  const schedule = options.retry === undefined ? undefined : Schedule.intersect(
+    Schedule.mapInput(options.retry.schedule, (failure: AttemptFailure) => failure.error as RetriedError),
+    Schedule.identity<AttemptFailure>()
+  ).pipe(
+    // The server's Retry-After wins over a shorter backoff.
+    Schedule.modifyDelay(([, failure], delay) =>
+      failure.retryAfter === undefined ? delay : Duration.max(delay, failure.retryAfter)
+    )
+  )
+
+  const toHttpRequest = <O extends Operation>(op: O, request: Operation.Request<O>) => {
+    const clientId: unknown = (request as { client_id?: unknown }).client_id
+    // URLs resolve "." and ".." as navigation even when percent-encoded, so such an id would reach
+    // another route.
+    if (op.route.includes(":client_id") && (clientId === "." || clientId === "..")) {
+      return Effect.fail(
+        new InvalidRequest({ operation: op.name, field: "client_id", rule: "must not be \".\" or \"..\"" })
+      )
+    }
+    return Schema.encode(op.request)(request).pipe(
+      Effect.mapError((error) => invalidRequest(op.name, error)),
+      Effect.map((encoded) => {
+        const httpRequest = HttpClientRequest.make(op.method)(pathOf(op, request as { client_id?: string }))
+        const body = bodyOf(op, encoded as object)
+        return body === undefined ? httpRequest : HttpClientRequest.bodyUnsafeJson(httpRequest, body)
+      })
+    )
+  }
+
+  const send = <O extends Operation>(
+    op: O,
+    request: Operation.Request<O>,
+    repeatable: boolean
+  ): Effect.Effect<Operation.Response<O>, Failed<O>> =>
+    Effect.gen(function*() {
+      const httpRequest = yield* toHttpRequest(op, request).pipe(
+        Effect.mapError((error) => ({ error: error as Operation.Error<O>, anAttemptMayHaveActed: false }))
+      )
+      const attempts = yield* Ref.make(0)
+      const mayHaveActed = yield* Ref.make(false)
+      const attempt = Effect.gen(function*() {
+        const number = yield* Ref.updateAndGet(attempts, (n) => n + 1)
+        yield* Effect.annotateCurrentSpan("m2m.attempts", number)
+        return yield* client.execute(httpRequest).pipe(
+          Effect.flatMap((response) => answer(op, response, number)),
+          Effect.catchIf(HttpClientError.isHttpClientError, (error) =>
+            Effect.fail(transportFailure(op.name, error, number))),
+          Effect.timeoutFail({
+            duration: options.timeout,
+            onTimeout: (): AttemptFailure => ({
+              error: new TransportError({
+                operation: op.name,
+                reason: "Timeout",
+                description: timeoutDescription,
+                attempts: number
+              }),
+              transient: true,
+              mayHaveActed: true
+            })
+          }),
+          Effect.tapError((failure) =>
+            failure.mayHaveActed ? Ref.set(mayHaveActed, true) : Effect.void
+          )
+        )
+      })
+      const retried = schedule === undefined || options.retry === undefined ? attempt : Effect.retry(attempt, {
+        schedule,
+        while: (failure) =>
+          failure.transient &&
+          (repeatable || !failure.mayHaveActed) &&
+          (failure.retryAfter === undefined ||
+            Duration.lessThanOrEqualTo(failure.retryAfter, options.retry!.maxRetryAfter))
+      })
+      return yield* retried.pipe(
+        Effect.catchAll((failure) =>
+          Effect.flatMap(Ref.get(mayHaveActed), (anAttemptMayHaveActed) =>
+            // Every error here is common to all operations, or an API error that fromApiErrorFields kept
+            // within the operation's own classes.
+            Effect.fail({ error: failure.error as Operation.Error<O>, anAttemptMayHaveActed }))
+        )
+      )
+    })
+
+  const call = <O extends Operation>(op: O, repeatable: boolean) => (request: Operation.Request<O>) =>
+    send(op, request, repeatable).pipe(Effect.mapError((failed) => failed.error))
+
+  /**
+   * A `DuplicateClientId` after an attempt that may have been carried out most likely means that
+   * attempt created the client. With the caller's own secret the create is confirmed by reading the
+   * client back and comparing the secret's last four characters; without one, the secret was only in
+   * the lost answer, so the caller is told to rotate it rather than handed a client it cannot use.
+   */
+  const recoverCreate = (request: M2MClientsCreateRequest, duplicate: DuplicateClientId) => {
+    const secret = request.client_secret
+    if (secret === undefined || request.client_id === undefined) {
+      return Effect.fail(
+        new DuplicateClientId({
+          ...duplicate,
+          error_message: "client_id is taken, most likely by an earlier attempt of this create whose answer was " +
+            "lost: that client exists but its secret was never received. Rotate its secret " +
+            "(secrets.rotateStart, then secrets.rotate) or delete it before use",
+          error_details: {
+            secret_lost: true,
+            ...(duplicate.error_details === undefined ? {} : { stytch_error_details: duplicate.error_details })
+          }
+        })
+      )
+    }
+    return service.get({ client_id: request.client_id }).pipe(
+      Effect.catchTag("ClientNotFound", () => Effect.fail(duplicate)),
+      Effect.flatMap((found) =>
+        found.m2m_client.client_secret_last_four === Redacted.value(secret).slice(-4)
+          ? Effect.succeed(
+            new M2MClientsCreateResponse({
+              request_id: found.request_id,
+              status_code: found.status_code,
+              m2m_client: new M2MClientWithClientSecret({ ...found.m2m_client, client_secret: secret })
+            })
+          )
+          : Effect.fail(duplicate)
+      ),
+      Effect.tap(() => Effect.annotateCurrentSpan("m2m.create.confirmed_after_lost_answer", true))
+    )
+  }
+
+  const service: M2MClients.Service = M2MClients.make({
+    // A create with the caller's own client_id cannot make a second client, so it may be repeated.
+    create: (request) =>
+      send(Operations.create, request, request.client_id !== undefined).pipe(
+        Effect.catchAll((failed) =>
+          failed.error._tag === "DuplicateClientId" && failed.anAttemptMayHaveActed
+            ? recoverCreate(request, failed.error)
+            : Effect.fail(failed.error)
+        )
+      ),
+    get: call(Operations.get, true),
+    update: call(Operations.update, true),
+    delete: call(Operations.delete, false),
+    search: call(Operations.search, true),
+    secrets: {
+      rotateStart: call(Operations.rotateStart, false),
+      rotateCancel: call(Operations.rotateCancel, false),
+      rotate: call(Operations.rotate, false)
+    }
+  })
+  return service
+}
