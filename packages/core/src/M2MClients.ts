@@ -12,7 +12,12 @@ import type * as E from "./M2MError.js"
 import * as Op from "./Operations.js"
 import { Operations } from "./Operations.js"
 
-export type CreateError = E.DuplicateClientId | E.InvalidClientSecret | E.InvalidScope | E.CommonError
+export type CreateError =
+  | E.DuplicateClientId
+  | E.ClientSecretLost
+  | E.InvalidClientSecret
+  | E.InvalidScope
+  | E.CommonError
 export type GetError = E.ClientNotFound | E.CommonError
 export type UpdateError = E.ClientNotFound | E.InvalidScope | E.CommonError
 export type DeleteError = E.ClientNotFound | E.CommonError

@@ -199,6 +199,26 @@ export class MalformedResponse extends Schema.TaggedError<MalformedResponse>("@s
   }
 }
 
+/**
+ * A create was repeated after an attempt whose answer was lost, and the repeat found its `client_id`
+ * taken, most likely by that lost attempt. The client exists, but its secret was only in the lost
+ * answer: rotate the secret (`secrets.rotateStart`, then `secrets.rotate`) or delete the client.
+ */
+export class ClientSecretLost extends Schema.TaggedError<ClientSecretLost>("@stytch-effect/core/ClientSecretLost")(
+  "ClientSecretLost",
+  {
+    client_id: Schema.String,
+    /** The request that found the id taken. */
+    request_id: Schema.optional(Schema.String),
+    attempts: Schema.optional(Schema.Int)
+  }
+) {
+  override get message() {
+    return `M2MClients.create: client ${this.client_id} was most likely created by an attempt whose answer was lost, ` +
+      `so its secret was never received; rotate its secret or delete it${afterAttempts(this.attempts)}`
+  }
+}
+
 /** The API errors any operation can meet, whatever it does. */
 export type CommonApiError = Unauthorized | RateLimited | ServerError | ApiError
 

@@ -32,9 +32,13 @@ import { M2MSearchQuery } from "./M2MSearchQuery.js"
 // `InvalidRequest` cannot leak a secret.
 // ---------------------------------------------------------------------------------------------------
 
-/** A client id: any non-empty string. It is percent-encoded wherever it enters a path. */
+/**
+ * A client id: any non-empty string but `.` and `..`. It is percent-encoded wherever it enters a path,
+ * but URLs resolve `.` and `..` segments (encoded or not), so those two could never reach their client.
+ */
 export const ClientId = Schema.String.pipe(
-  Schema.minLength(1, { message: () => "must be a non-empty string" })
+  Schema.minLength(1, { message: () => "must be a non-empty string" }),
+  Schema.filter((id) => id !== "." && id !== "..", { message: () => "must not be \".\" or \"..\"" })
 ).annotations({ identifier: "ClientId" })
 
 /** A scope: non-empty and without whitespace, since tokens carry scopes space-separated. */

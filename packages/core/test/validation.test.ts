@@ -23,6 +23,8 @@ const rejected = [
   ["create", { scopes: [], client_name: 7 }, "client_name", "must be string"],
   ["get", {}, "client_id", "is missing"],
   ["get", { client_id: "" }, "client_id", "must be a non-empty string"],
+  ["get", { client_id: ".." }, "client_id", "must not be \".\" or \"..\""],
+  ["update", { client_id: "." }, "client_id", "must not be \".\" or \"..\""],
   ["delete", { client_id: "" }, "client_id", "must be a non-empty string"],
   ["update", { client_id: "c", status: "deleted" }, "status", "must be \"active\" or \"inactive\""],
   ["update", { client_id: "c", scopes: ["ok", ""] }, "scopes[1]", "must be a non-empty string without whitespace"],

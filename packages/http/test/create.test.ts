@@ -139,9 +139,9 @@ describe("create with a client_id", () => {
       expect(server.clients.size).toBe(1)
       expect(result._tag).toBe("Left")
       const error = result._tag === "Left" ? result.left : undefined
-      expect(error?._tag).toBe("DuplicateClientId")
-      expect(error?._tag === "DuplicateClientId" && error.error_details).toStrictEqual({ secret_lost: true })
-      expect(error?.message).toContain("its secret was never received. Rotate its secret")
+      expect(error?._tag).toBe("ClientSecretLost")
+      expect(error?._tag === "ClientSecretLost" && error.client_id).toBe("billing")
+      expect(error?.message).toContain("its secret was never received; rotate its secret or delete it")
       expect(error?.message).toContain("after 2 attempts")
     }))
 

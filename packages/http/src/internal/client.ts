@@ -13,6 +13,7 @@ import type { HttpClientResponse } from "@effect/platform"
 import type { AnyApiError, Operation } from "@stytch-effect/core"
 import {
   bodyOf,
+  ClientSecretLost,
   DuplicateClientId,
   ErrorBody,
   fromApiErrorFields,
@@ -26,7 +27,7 @@ import {
   pathOf,
   TransportError
 } from "@stytch-effect/core"
-import type { M2MClientsCreateRequest } from "@stytch-effect/core"
+import type { CreateError, M2MClientsCreateRequest } from "@stytch-effect/core"
 import { Clock, Duration, Effect, Either, Option, ParseResult, Redacted, Ref, Schedule, Schema } from "effect"
 
 /** The errors a retry schedule is asked about: the failures worth another attempt. */
@@ -221,14 +222,6 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
   )
 
   const toHttpRequest = <O extends Operation>(op: O, request: Operation.Request<O>) => {
-    const clientId: unknown = (request as { client_id?: unknown }).client_id
-    // URLs resolve "." and ".." as navigation even when percent-encoded, so such an id would reach
-    // another route.
-    if (op.route.includes(":client_id") && (clientId === "." || clientId === "..")) {
-      return Effect.fail(
-        new InvalidRequest({ operation: op.name, field: "client_id", rule: "must not be \".\" or \"..\"" })
-      )
-    }
     return Schema.encode(op.request)(request).pipe(
       Effect.mapError((error) => invalidRequest(op.name, error)),
       Effect.map((encoded) => {
@@ -302,19 +295,17 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
    * client back and comparing the secret's last four characters; without one, the secret was only in
    * the lost answer, so the caller is told to rotate it rather than handed a client it cannot use.
    */
-  const recoverCreate = (request: M2MClientsCreateRequest, duplicate: DuplicateClientId) => {
+  const recoverCreate = (
+    request: M2MClientsCreateRequest,
+    duplicate: DuplicateClientId
+  ): Effect.Effect<M2MClientsCreateResponse, CreateError> => {
     const secret = request.client_secret
     if (secret === undefined || request.client_id === undefined) {
       return Effect.fail(
-        new DuplicateClientId({
-          ...duplicate,
-          error_message: "client_id is taken, most likely by an earlier attempt of this create whose answer was " +
-            "lost: that client exists but its secret was never received. Rotate its secret " +
-            "(secrets.rotateStart, then secrets.rotate) or delete it before use",
-          error_details: {
-            secret_lost: true,
-            ...(duplicate.error_details === undefined ? {} : { stytch_error_details: duplicate.error_details })
-          }
+        new ClientSecretLost({
+          client_id: request.client_id ?? "",
+          ...(duplicate.request_id === undefined ? {} : { request_id: duplicate.request_id }),
+          ...(duplicate.attempts === undefined ? {} : { attempts: duplicate.attempts })
         })
       )
     }
