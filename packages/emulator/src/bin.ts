@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+/**
+ * The standalone emulator: `pnpm emulator` (or `stytch-m2m-emulator`) serves Stytch's M2M client
+ * endpoints from a fresh in-memory store until Ctrl-C. It prints its base URL and credentials once at
+ * start-up, since a local project's own generated credentials are what a developer needs to point an
+ * app at it; a secret given through the environment is never printed.
+ */
+import { NodeRuntime } from "@effect/platform-node"
+import * as Memory from "@stytch-effect/memory"
+import { Console, Effect, Option, Redacted } from "effect"
+import { generateProjectId, generateSecret, make } from "./Emulator.js"
+import { readStandaloneOptions, usage, wantsHelp } from "./internal/cli.js"
+
+const argv = process.argv.slice(2)
+
+const main = Effect.gen(function*() {
+  if (wantsHelp(argv)) return yield* Console.log(usage)
+  const options = yield* readStandaloneOptions(argv)
+  const projectId = Option.getOrElse(options.projectId, generateProjectId)
+  const secret = Option.getOrElse(options.secret, generateSecret)
+  const emulator = yield* make({
+    host: options.host,
+    port: options.port,
+    projectId,
+    secret,
+    faults: options.faults
+  }).pipe(Effect.provide(Memory.layer({ projectId })))
+  yield* Console.log(
+    [
+      "Stytch M2M emulator",
+      `  base URL:   ${emulator.baseUrl}`,
+      `  project id: ${emulator.projectId}`,
+      `  secret:     ${Option.isSome(options.secret) ? "(from STYTCH_EMULATOR_SECRET)" : Redacted.value(secret)}`,
+      "Press Ctrl-C to stop."
+    ].join("\n")
+  )
+  return yield* Effect.never
+}).pipe(
+  Effect.catchTag(
+    "UsageError",
+    (error) => Effect.zipRight(Console.error(`${error.message}\n\n${usage}`), Effect.sync(() => process.exitCode = 2))
+  )
+)
+
+NodeRuntime.runMain(Effect.scoped(main))
