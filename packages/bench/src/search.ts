@@ -13,7 +13,7 @@
  * Run with `node --expose-gc` (as `pnpm bench` does); `BENCH=search` runs only this one.
  */
 import { M2MClient, M2MClients, M2MClientsSearchResponse, ResultsMetadata } from "@stytch-effect/core"
-import { clients } from "@stytch-effect/search"
+import { M2MClientsSearch } from "@stytch-effect/search"
 import { Effect, Layer, Stream } from "effect"
 import { mkdirSync, writeFileSync } from "node:fs"
 
@@ -79,7 +79,7 @@ const peakHeapOfWalk = (total: number, readAhead: number) =>
     const baseline = heapUsed()
     let peak = 0
     let seen = 0
-    yield* clients({ limit: pageSize }, { readAhead }).pipe(
+    yield* M2MClientsSearch.clients({ limit: pageSize }, { readAhead }).pipe(
       Stream.runForEach(() =>
         Effect.sync(() => {
           if (++seen % pageSize === 0) {
@@ -99,7 +99,7 @@ const peakHeapOfCollect = (total: number) =>
   Effect.gen(function*() {
     gc()
     const baseline = heapUsed()
-    const all = yield* clients({ limit: pageSize }).pipe(Stream.runCollect, Effect.provide(syntheticClients(total, 0)))
+    const all = yield* M2MClientsSearch.clients({ limit: pageSize }).pipe(Stream.runCollect, Effect.provide(syntheticClients(total, 0)))
     gc()
     const peak = heapUsed() - baseline
     if (all.length !== total) throw new Error(`collected ${all.length} of ${total} clients`)
@@ -115,7 +115,7 @@ const timedWalk = (total: number, readAhead: number, withWork: boolean) =>
   Effect.gen(function*() {
     let seen = 0
     const started = performance.now()
-    yield* clients({ limit: pageSize }, { readAhead }).pipe(
+    yield* M2MClientsSearch.clients({ limit: pageSize }, { readAhead }).pipe(
       Stream.runForEach(() =>
         withWork ? Effect.zipRight(asyncWork, Effect.sync(() => seen++)) : Effect.sync(() => seen++)
       ),

@@ -48,8 +48,6 @@ export declare namespace Emulator {
   }
 }
 
-/** A running emulator: where it listens and the credentials it accepts. */
-export class Emulator extends Context.Tag("@stytch-effect/emulator/Emulator")<Emulator, Emulator.Service>() {}
 
 const defaultMaxBodySize = 1024 * 1024
 
@@ -110,3 +108,13 @@ export const layerMemory = (
       Layer.provideMerge(Memory.layer({ ...options.memory, projectId }))
     )
   }))
+
+/**
+ * A running emulator: where it listens and the credentials it accepts. Start one with
+ * `Emulator.layer` (over an `M2MClients` you give it) or `Emulator.layerMemory` (with a store of its own).
+ */
+export class Emulator extends Context.Tag("@stytch-effect/emulator/Emulator")<Emulator, Emulator.Service>() {
+  static readonly make = make
+  static readonly layer = layer
+  static readonly layerMemory = layerMemory
+}

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { InvalidRequest, ServerError } from "@stytch-effect/core"
 import type { M2MClientsSearchResponse } from "@stytch-effect/core"
 import { Chunk, Deferred, Effect, Either, Fiber, Ref, Stream } from "effect"
-import { clients, CursorLoop, pages } from "../src/index.js"
+import { clients, CursorLoop, pages } from "../src/M2MClientsSearch.js"
 import { directory, fakeSearch, scripted } from "./fakeSearch.js"
 
 /** Lets every other fiber run until it blocks, so a test can check that nothing more was asked. */

@@ -1,0 +1,3 @@
+/** The tour program and its layers, for tests and for anyone who wants to run it from their own code. */
+export * from "./Live.js"
+export * from "./Tour.js"
