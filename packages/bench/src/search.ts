@@ -99,7 +99,10 @@ const peakHeapOfCollect = (total: number) =>
   Effect.gen(function*() {
     gc()
     const baseline = heapUsed()
-    const all = yield* M2MClientsSearch.clients({ limit: pageSize }).pipe(Stream.runCollect, Effect.provide(syntheticClients(total, 0)))
+    const all = yield* M2MClientsSearch.clients({ limit: pageSize }).pipe(
+      Stream.runCollect,
+      Effect.provide(syntheticClients(total, 0))
+    )
     gc()
     const peak = heapUsed() - baseline
     if (all.length !== total) throw new Error(`collected ${all.length} of ${total} clients`)

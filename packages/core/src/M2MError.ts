@@ -257,6 +257,8 @@ export const errorTypes: { readonly [errorType: string]: ApiErrorClass } = {
   m2m_search_missing_filter_value: InvalidSearchQuery,
   m2m_search_expected_array_of_strings: InvalidSearchQuery,
   m2m_search_filter_name_must_be_string: InvalidSearchQuery,
+  // Not in Stytch's table; our memory layer and emulator answer it for a cursor they did not issue.
+  invalid_search_cursor: InvalidSearchQuery,
   unauthorized_credentials: Unauthorized,
   invalid_secret_authentication: Unauthorized,
   invalid_project_id_authentication: Unauthorized,

@@ -27,6 +27,7 @@ const documented = [
   ["m2m_search_missing_filter_value", 400, "InvalidSearchQuery", Operations.search],
   ["m2m_search_expected_array_of_strings", 400, "InvalidSearchQuery", Operations.search],
   ["m2m_search_filter_name_must_be_string", 400, "InvalidSearchQuery", Operations.search],
+  ["invalid_search_cursor", 400, "InvalidSearchQuery", Operations.search],
   ["unauthorized_credentials", 401, "Unauthorized", Operations.get],
   ["invalid_secret_authentication", 401, "Unauthorized", Operations.search],
   ["invalid_project_id_authentication", 401, "Unauthorized", Operations.create],

@@ -10,7 +10,7 @@
 import { NodeHttpServer } from "@effect/platform-node"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import { M2MClients } from "@stytch-effect/core"
-import * as Memory from "@stytch-effect/memory"
+import { ClientCredentials, MemoryM2MClients } from "@stytch-effect/memory"
 import type { Random, Scope } from "effect"
 import { Context, Effect, Layer, Redacted } from "effect"
 import { randomBytes, randomUUID } from "node:crypto"
@@ -47,7 +47,6 @@ export declare namespace Emulator {
     readonly faults: Faults.Service
   }
 }
-
 
 const defaultMaxBodySize = 1024 * 1024
 
@@ -99,13 +98,13 @@ export const layer = (options: EmulatorOptions = {}): Layer.Layer<Emulator, Serv
  * look behind the HTTP surface (`M2MClients` for the clients, `ClientCredentials` for their secrets).
  */
 export const layerMemory = (
-  options: EmulatorOptions & { readonly memory?: Memory.MemoryOptions | undefined } = {}
-): Layer.Layer<Emulator | M2MClients | Memory.ClientCredentials, ServeError> =>
+  options: EmulatorOptions & { readonly memory?: MemoryM2MClients.MemoryOptions | undefined } = {}
+): Layer.Layer<Emulator | M2MClients | ClientCredentials, ServeError> =>
   Layer.unwrapEffect(Effect.sync(() => {
     // One project id for both, so the store mints `-live-` ids exactly when the emulator is a live project.
     const projectId = options.projectId ?? generateProjectId()
     return layer({ ...options, projectId }).pipe(
-      Layer.provideMerge(Memory.layer({ ...options.memory, projectId }))
+      Layer.provideMerge(MemoryM2MClients.layer({ ...options.memory, projectId }))
     )
   }))
 

@@ -6,7 +6,7 @@
  * app at it; a secret given through the environment is never printed.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import * as Memory from "@stytch-effect/memory"
+import { MemoryM2MClients } from "@stytch-effect/memory"
 import { Console, Effect, Option, Redacted } from "effect"
 import { generateProjectId, generateSecret, make } from "./Emulator.js"
 import { readStandaloneOptions, usage, wantsHelp } from "./internal/cli.js"
@@ -24,7 +24,7 @@ const main = Effect.gen(function*() {
     projectId,
     secret,
     faults: options.faults
-  }).pipe(Effect.provide(Memory.layer({ projectId })))
+  }).pipe(Effect.provide(MemoryM2MClients.layer({ projectId })))
   yield* Console.log(
     [
       "Stytch M2M emulator",

@@ -7,7 +7,7 @@ import { HttpBody, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { M2MClients } from "@stytch-effect/core"
-import * as Memory from "@stytch-effect/memory"
+import { MemoryM2MClients } from "@stytch-effect/memory"
 import { Chunk, Context, Effect, Layer, Redacted, Ref, Stream } from "effect"
 import * as Emulator from "../src/index.js"
 import type { Method } from "./support.js"
@@ -229,7 +229,7 @@ const provideSpiedEmulator = Effect.provide(
   Layer.effect(
     M2MClients,
     Effect.gen(function*() {
-      const store = yield* Memory.make()
+      const store = yield* MemoryM2MClients.make()
       const seen = yield* LookedUp
       return {
         ...store.clients,

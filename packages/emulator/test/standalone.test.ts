@@ -5,7 +5,7 @@
 import { FetchHttpClient, HttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { M2MClients } from "@stytch-effect/core"
-import * as Memory from "@stytch-effect/memory"
+import { MemoryM2MClients } from "@stytch-effect/memory"
 import { ConfigProvider, Deferred, Duration, Effect, Either, Exit, Fiber, Layer, Option, Redacted, Scope } from "effect"
 import { make } from "../src/index.js"
 import { parseFlags, readStandaloneOptions } from "../src/internal/cli.js"
@@ -76,7 +76,7 @@ describe("standalone settings", () => {
 describe("life cycle", () => {
   it.live("listens on the port asked for, and stops at once when its scope closes, mid-request", () =>
     Effect.gen(function*() {
-      const store = yield* Memory.make()
+      const store = yield* MemoryM2MClients.make()
       const held = yield* Deferred.make<void>()
       // A store whose get never answers: the request stays in flight until the server stops.
       const holding = Layer.succeed(M2MClients, {
@@ -112,6 +112,6 @@ describe("life cycle", () => {
       expect(body.request_id).toMatch(/^request-id-live-/)
     }).pipe(
       Effect.scoped,
-      Effect.provide(Layer.merge(Memory.layer({ projectId: "project-live-x" }), FetchHttpClient.layer))
+      Effect.provide(Layer.merge(MemoryM2MClients.layer({ projectId: "project-live-x" }), FetchHttpClient.layer))
     ))
 })

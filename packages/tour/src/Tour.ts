@@ -138,7 +138,9 @@ export const tour = (options: TourOptions) =>
             `next ${lastFour(next)}`
         )
         const done = yield* clients.secrets.rotate({ client_id: rotated })
-        yield* Console.log(`  ${rotated}: rotated, current secret now ${lastFour(done.m2m_client.client_secret_last_four)}`)
+        yield* Console.log(
+          `  ${rotated}: rotated, current secret now ${lastFour(done.m2m_client.client_secret_last_four)}`
+        )
         return done.m2m_client.client_secret_last_four === next && done.m2m_client.next_client_secret_last_four === null
           ? 1
           : 0
@@ -160,7 +162,8 @@ export const tour = (options: TourOptions) =>
     yield* timed(
       steps,
       "delete",
-      Effect.forEach(ids, (client_id) => clients.delete({ client_id }), {
+      Effect.forEach(ids, (client_id) =>
+        clients.delete({ client_id }), {
         concurrency: options.concurrency,
         discard: true
       }).pipe(Effect.as(ids.length))

@@ -10,7 +10,10 @@ describe("the tour", () => {
       expect(summary.steps.map(({ count, step }) => [step, count])).toEqual([
         ["create", 300],
         // Clients 0..299 hold write:invoices when (index + 1) % 3 === 0 or index % 5 === 1.
-        ["search (write:invoices)", Array.from({ length: 300 }, (_, i) => i).filter((i) => (i + 1) % 3 === 0 || i % 5 === 1).length],
+        [
+          "search (write:invoices)",
+          Array.from({ length: 300 }, (_, i) => i).filter((i) => (i + 1) % 3 === 0 || i % 5 === 1).length
+        ],
         ["deactivate", 20],
         ["rotate secret", 1],
         ["get a missing client", 1],

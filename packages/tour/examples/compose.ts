@@ -1,0 +1,35 @@
+import { FetchHttpClient } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
+import { M2MClients } from "@stytch-effect/core"
+import { HttpM2MClients } from "@stytch-effect/http"
+import { Console, Effect, Layer, Redacted } from "effect"
+
+// Credentials from STYTCH_PROJECT_ID, STYTCH_SECRET and, optionally, STYTCH_BASE_URL.
+// You choose the HttpClient: fetch anywhere...
+export const M2MClientsFetch = HttpM2MClients.layerConfig().pipe(Layer.provide(FetchHttpClient.layer))
+
+// ...or undici's pooled client in Node apps, with options of your own.
+export const M2MClientsUndici = HttpM2MClients.layerConfig({ timeout: "10 seconds" }).pipe(
+  Layer.provide(NodeHttpClient.layerUndici)
+)
+
+// Or plain values, say from your own config service.
+export const M2MClientsExplicit = HttpM2MClients.layer({
+  projectId: "project-test-00000000-0000-0000-0000-000000000000",
+  secret: Redacted.make("secret-test-..."),
+  baseUrl: "http://127.0.0.1:4455" // the emulator; leave out for Stytch
+}).pipe(Layer.provide(FetchHttpClient.layer))
+
+export const program = Effect.gen(function*() {
+  const clients = yield* M2MClients
+  const { m2m_client } = yield* clients.create({
+    client_id: "billing-worker", // your own id makes the create safe to retry
+    scopes: ["read:invoices", "write:invoices"],
+    client_name: "Billing worker"
+  })
+  // `client_secret` is Redacted: logging m2m_client prints <redacted>. Unwrap it only where you store it.
+  yield* Console.log(`created ${m2m_client.client_id}, secret ending ${m2m_client.client_secret_last_four}`)
+  return m2m_client.client_secret
+})
+
+Effect.runPromise(program.pipe(Effect.provide(M2MClientsUndici)))
