@@ -7,6 +7,7 @@
  * `layer` starts it (port 0 by default, so tests never collide) and needs an `M2MClients`, so a test can
  * compose it with a store it also inspects directly; `layerMemory` brings a fresh in-memory store.
  */
+import { HttpMiddleware } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import { M2MClients } from "@stytch-effect/core"
@@ -81,7 +82,13 @@ export const make = (
     // Closing waits for open connections; a keep-alive client or a request held by injected latency
     // would keep the scope from closing, so cut them first (finalizers run last-added first).
     yield* Effect.addFinalizer(() => Effect.sync(() => nodeServer.closeAllConnections()))
-    yield* server.serve(app)
+    // The emulator stands in for Stytch in tests, so the caller's spans are the ones worth having. The
+    // platform's server span (URL parsing, header redaction, a dozen attributes) is about a third of the
+    // platform's own time per request, and together with the store's spans nothing reads them.
+    yield* server.serve(app).pipe(
+      HttpMiddleware.withTracerDisabledWhenEffect(() => true),
+      Effect.withTracerEnabled(false)
+    )
     const address = server.address
     const baseUrl = address._tag === "TcpAddress"
       ? `http://${urlHost(host)}:${address.port}`
