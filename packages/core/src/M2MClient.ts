@@ -17,25 +17,54 @@ export type JsonValue =
   | ReadonlyArray<JsonValue>
   | { readonly [key: string]: JsonValue }
 
-export const JsonValue: Schema.Schema<JsonValue> = Schema.Union(
-  Schema.Null,
-  Schema.Boolean,
-  Schema.Finite,
-  Schema.String,
-  Schema.Array(Schema.suspend(() => JsonValue)),
-  Schema.Record({ key: Schema.String, value: Schema.suspend(() => JsonValue) })
-).annotations({
-  identifier: "JsonValue",
-  message: () => ({ message: "must be a JSON value", override: true })
-})
+/** How deep `trusted_metadata` may nest: far beyond real use, far short of overflowing a stack. */
+export const maxJsonDepth = 64
 
-/** A JSON object (not an array, not null): the shape of `trusted_metadata`. */
-export const JsonObject = Schema.Record({ key: Schema.String, value: JsonValue }).annotations({
-  message: () => "must be a JSON object"
-}).pipe(
-  // Records accept arrays structurally; the API wants an object.
-  Schema.filter((value) => !Array.isArray(value), { message: () => "must be a JSON object" })
-).annotations({ identifier: "JsonObject" })
+/**
+ * Whether `root` is a JSON object all the way down: finite numbers, plain objects and arrays, no
+ * deeper than `maxJsonDepth`, and no own `__proto__` key (which would become the prototype of a copy
+ * instead of data). Walked with an explicit stack, so a hostile depth fails the check instead of
+ * overflowing the call stack.
+ */
+const isJsonObject = (root: unknown): root is { readonly [key: string]: JsonValue } => {
+  if (typeof root !== "object" || root === null || Array.isArray(root)) return false
+  const pending: Array<readonly [value: unknown, depth: number]> = [[root, 1]]
+  while (pending.length > 0) {
+    const [value, depth] = pending.pop()!
+    if (value === null || typeof value === "string" || typeof value === "boolean") continue
+    if (typeof value === "number") {
+      if (!Number.isFinite(value)) return false
+      continue
+    }
+    if (typeof value !== "object" || depth > maxJsonDepth) return false
+    if (Array.isArray(value)) {
+      for (const item of value) pending.push([item, depth + 1])
+      continue
+    }
+    const prototype = Object.getPrototypeOf(value)
+    if (prototype !== Object.prototype && prototype !== null) return false
+    for (const [key, item] of Object.entries(value)) {
+      if (key === "__proto__") return false
+      pending.push([item, depth + 1])
+    }
+  }
+  return true
+}
+
+/**
+ * A JSON object (not an array, not null): the shape of `trusted_metadata`. Checked as a whole rather
+ * than field by field, and passed through unchanged, so what is stored is exactly what was sent.
+ */
+export const JsonObject = Schema.declare(isJsonObject, {
+  identifier: "JsonObject",
+  message: () => `must be a JSON object, at most ${maxJsonDepth} levels deep, without a __proto__ key`,
+  // JSON's own round trip, so generated values are the ones the wire can carry (no -0, no undefined).
+  arbitrary: () => (fc) =>
+    fc.dictionary(fc.string().filter((key) => key !== "__proto__"), fc.jsonValue({ maxDepth: 3 }))
+      .map((value) => JSON.parse(JSON.stringify(value))),
+  pretty: () => (value) => JSON.stringify(value),
+  equivalence: () => (self, that) => JSON.stringify(self) === JSON.stringify(that)
+})
 export type JsonObject = typeof JsonObject.Type
 
 export const M2MClientStatus = Schema.Literal("active", "inactive").annotations({

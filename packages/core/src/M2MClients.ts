@@ -103,7 +103,8 @@ type Implementation<O extends Op.Operation, E> = (
  */
 const make = (implementation: M2MClients.Service): M2MClients.Service => {
   const method = <O extends Op.Operation, E>(op: O, run: Implementation<O, E>) => (request: Op.Operation.Request<O>) =>
-    validateRequest(op, request).pipe(
+    // Suspended, so even a validator that throws fails inside the effect, never at the call.
+    Effect.suspend(() => validateRequest(op, request)).pipe(
       Effect.flatMap(run),
       Effect.withSpan(op.name, {
         kind: "client",

@@ -32,12 +32,16 @@ import { M2MSearchQuery } from "./M2MSearchQuery.js"
 // `InvalidRequest` cannot leak a secret.
 // ---------------------------------------------------------------------------------------------------
 
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
 /**
  * A client id: any non-empty string but `.` and `..`. It is percent-encoded wherever it enters a path,
  * but URLs resolve `.` and `..` segments (encoded or not), so those two could never reach their client.
  */
 export const ClientId = Schema.String.pipe(
   Schema.minLength(1, { message: () => "must be a non-empty string" }),
+  // A lone surrogate has no UTF-8 form, so it can be neither percent-encoded nor sent.
+  Schema.filter((id) => !loneSurrogate.test(id), { message: () => "must be well-formed Unicode" }),
   Schema.filter((id) => id !== "." && id !== "..", { message: () => "must not be \".\" or \"..\"" })
 ).annotations({ identifier: "ClientId" })
 
@@ -98,7 +102,9 @@ const operation = <const Name extends string, Req, ReqI, Res, ResI, const Errors
 
 /** The request path, with the client id percent-encoded so `../search` or `a/b` stays one segment. */
 export const pathOf = (op: Operation, request: { readonly client_id?: string }): string =>
-  request.client_id === undefined ? op.route : op.route.replace(":client_id", encodeURIComponent(request.client_id))
+  request.client_id === undefined || !op.route.includes(":client_id")
+    ? op.route
+    : op.route.replace(":client_id", encodeURIComponent(request.client_id))
 
 /**
  * The JSON body of an encoded request: everything but the path parameter, optional fields left out;
@@ -112,6 +118,12 @@ export const bodyOf = (op: Operation, encoded: object): object | undefined => {
   }
   return body
 }
+
+/**
+ * Optional like every request field, but without the `undefined` alternative: a union's error message
+ * prints the value it rejected, and printing hostile metadata (100,000 levels deep) overflows the stack.
+ */
+const OptionalMetadata = Schema.optionalWith(JsonObject, { exact: true })
 
 const responseFields = {
   request_id: Schema.String,
@@ -132,7 +144,7 @@ export const M2MClientsCreateRequest = Schema.Struct({
   client_secret: Schema.optional(CustomClientSecret),
   client_name: Schema.optional(Schema.String),
   client_description: Schema.optional(Schema.String),
-  trusted_metadata: Schema.optional(JsonObject)
+  trusted_metadata: OptionalMetadata
 })
 export interface M2MClientsCreateRequest extends Schema.Schema.Type<typeof M2MClientsCreateRequest> {}
 
@@ -181,7 +193,7 @@ export const M2MClientsUpdateRequest = Schema.Struct({
   client_description: Schema.optional(Schema.String),
   status: Schema.optional(M2MClientStatus),
   scopes: Schema.optional(Scopes),
-  trusted_metadata: Schema.optional(JsonObject)
+  trusted_metadata: OptionalMetadata
 })
 export interface M2MClientsUpdateRequest extends Schema.Schema.Type<typeof M2MClientsUpdateRequest> {}
 

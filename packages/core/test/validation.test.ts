@@ -2,6 +2,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import { Operations, validateRequest } from "../src/index.js"
 
+/** `{ a: { a: ... } }`, `depth` objects deep. */
+const nested = (depth: number) => {
+  let value: Record<string, unknown> = {}
+  for (let level = 1; level < depth; level++) value = { a: value }
+  return value
+}
+
 // Each rule of the request schemas: what breaks it, the field it names and the rule it states.
 const rejected = [
   ["create", { scopes: "read" }, "scopes", "must be ReadonlyArray<Scope>"],
@@ -18,8 +25,19 @@ const rejected = [
   ],
   ["create", { scopes: [], trusted_metadata: [1, 2] }, "trusted_metadata", "must be a JSON object"],
   ["create", { scopes: [], trusted_metadata: "{}" }, "trusted_metadata", "must be a JSON object"],
-  ["create", { scopes: [], trusted_metadata: { at: () => 0 } }, "trusted_metadata.at", "must be a JSON value"],
-  ["create", { scopes: [], trusted_metadata: { n: Number.NaN } }, "trusted_metadata.n", "must be a JSON value"],
+  ["create", { scopes: [], trusted_metadata: { at: () => 0 } }, "trusted_metadata", "must be a JSON object"],
+  ["create", { scopes: [], trusted_metadata: { n: Number.NaN } }, "trusted_metadata", "must be a JSON object"],
+  ["create", { scopes: [], trusted_metadata: { list: [1, undefined] } }, "trusted_metadata", "must be a JSON object"],
+  ["create", { scopes: [], trusted_metadata: { at: new Date(0) } }, "trusted_metadata", "must be a JSON object"],
+  [
+    "create",
+    { scopes: [], trusted_metadata: JSON.parse("{\"__proto__\":{\"polluted\":1}}") },
+    "trusted_metadata",
+    "must be a JSON object"
+  ],
+  ["create", { scopes: [], trusted_metadata: nested(65) }, "trusted_metadata", "must be a JSON object"],
+  ["get", { client_id: "\ud83d" }, "client_id", "must be well-formed Unicode"],
+  ["create", { scopes: [], client_id: "a\udc00" }, "client_id", "must be well-formed Unicode"],
   ["create", { scopes: [], client_name: 7 }, "client_name", "must be string"],
   ["get", {}, "client_id", "is missing"],
   ["get", { client_id: "" }, "client_id", "must be a non-empty string"],
@@ -59,6 +77,7 @@ const accepted = [
     client_name: "",
     trusted_metadata: { nested: { list: [1, "two", null, true] } }
   }],
+  ["create", { scopes: [], client_id: "clïent-名前-🚀", trusted_metadata: nested(64) }],
   ["update", { client_id: "c", status: "inactive", scopes: [] }],
   ["search", {}],
   ["search", { limit: 1 }],
@@ -82,6 +101,14 @@ describe("request validation", () => {
       const operation = Operations[key]
       const valid = yield* validateRequest(operation, request)
       expect(Object.keys(valid).sort()).toEqual(Object.keys(request).sort())
+    }))
+
+  it.effect("rejects metadata deep enough to overflow a recursive check, as a typed error", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        validateRequest(Operations.create, { scopes: [], trusted_metadata: nested(1e5) })
+      )
+      expect(error.field).toBe("trusted_metadata")
     }))
 
   it.effect("never quotes a rejected secret", () =>

@@ -19,7 +19,8 @@ import { createServer } from "node:http"
 import type { FaultPlan } from "./Faults.js"
 import type { Faults } from "./Faults.js"
 import { makeFaults } from "./Faults.js"
-import { makeApp } from "./internal/app.js"
+import { unparsableRequestAnswer } from "./internal/answers.js"
+import { makeApp, requestIdPrefixOf } from "./internal/app.js"
 
 export interface EmulatorOptions {
   /** Where to listen; loopback by default, since the emulator is for one machine. */
@@ -82,6 +83,12 @@ export const make = (
     // Closing waits for open connections; a keep-alive client or a request held by injected latency
     // would keep the scope from closing, so cut them first (finalizers run last-added first).
     yield* Effect.addFinalizer(() => Effect.sync(() => nodeServer.closeAllConnections()))
+    // Node answers requests its parser refuses (a head over 16 KiB, a raw space in the path) with a
+    // bare status line; answer them as Stytch would instead, with a JSON body and a request id.
+    nodeServer.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return socket.destroy()
+      socket.end(unparsableRequestAnswer(error.code, `${requestIdPrefixOf(projectId)}${randomUUID()}`))
+    })
     // The emulator stands in for Stytch in tests, so the caller's spans are the ones worth having. The
     // platform's server span (URL parsing, header redaction, a dozen attributes) is about a third of the
     // platform's own time per request, and together with the store's spans nothing reads them.

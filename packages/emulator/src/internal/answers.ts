@@ -15,6 +15,7 @@
  * | 405 | `method_not_allowed` | an endpoint has this path, not with this method (the `Allow` header lists the methods it has) |
  * | 413 | `request_too_large` | the body is over the emulator's size limit |
  * | 415 | `unsupported_content_type` | a body was sent without `Content-Type: application/json` |
+ * | 431 | `request_header_fields_too_large` | the request line and headers are over Node's 16 KiB |
  *
  * Messages name the rule a request broke and never quote what was sent, so a secret in a bad request
  * cannot come back in an answer or a log line.
@@ -22,6 +23,7 @@
 import { HttpServerResponse } from "@effect/platform"
 import type { AnyApiError, InvalidRequest } from "@stytch-effect/core"
 import { toErrorBody } from "@stytch-effect/core"
+import { STATUS_CODES } from "node:http"
 
 /** An error answer that the emulator itself decided on, before or around the operation. */
 export interface ErrorAnswer {
@@ -34,15 +36,44 @@ export interface ErrorAnswer {
 
 const errorUrl = (status: number, errorType: string) => `https://stytch.com/docs/api/errors/${status}#${errorType}`
 
+/** The JSON body of an error answer. */
+export const errorBody = (answer: ErrorAnswer, requestId: string) => ({
+  status_code: answer.status_code,
+  request_id: requestId,
+  error_type: answer.error_type,
+  error_message: answer.error_message,
+  error_url: errorUrl(answer.status_code, answer.error_type),
+  ...(answer.error_details === undefined ? {} : { error_details: answer.error_details })
+})
+
 export const respondError = (answer: ErrorAnswer, requestId: string): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.unsafeJson({
-    status_code: answer.status_code,
-    request_id: requestId,
-    error_type: answer.error_type,
-    error_message: answer.error_message,
-    error_url: errorUrl(answer.status_code, answer.error_type),
-    ...(answer.error_details === undefined ? {} : { error_details: answer.error_details })
-  }, { status: answer.status_code, ...(answer.headers ? { headers: answer.headers } : {}) })
+  HttpServerResponse.unsafeJson(errorBody(answer, requestId), {
+    status: answer.status_code,
+    ...(answer.headers ? { headers: answer.headers } : {})
+  })
+
+/**
+ * The whole HTTP answer, as bytes for a bare socket, to a request Node's parser refused before any
+ * handler saw it: a head over Node's 16 KiB limit (431), or a malformed request line (400).
+ */
+export const unparsableRequestAnswer = (parserCode: string | undefined, requestId: string): string => {
+  const answer: ErrorAnswer = parserCode === "HPE_HEADER_OVERFLOW"
+    ? {
+      status_code: 431,
+      error_type: "request_header_fields_too_large",
+      error_message: "The request line and headers are over the limit of 16 KiB."
+    }
+    : badRequest("The request is not valid HTTP: check the request line and percent-encode the path.")
+  const body = JSON.stringify(errorBody(answer, requestId))
+  return [
+    `HTTP/1.1 ${answer.status_code} ${STATUS_CODES[answer.status_code]}`,
+    "content-type: application/json",
+    `content-length: ${Buffer.byteLength(body)}`,
+    "connection: close",
+    "",
+    body
+  ].join("\r\n")
+}
 
 /** An API error from the store, answered with its own status and body but this request's id. */
 export const respondApiError = (error: AnyApiError, requestId: string): HttpServerResponse.HttpServerResponse =>

@@ -135,13 +135,15 @@ const dropConnection = (request: HttpServerRequest.HttpServerRequest) =>
     Effect.never
   )
 
+/** Request ids in Stytch's shape: `request-id-live-…` for a live project, `request-id-test-…` otherwise. */
+export const requestIdPrefixOf = (projectId: string) =>
+  projectId.startsWith("project-live-") ? "request-id-live-" : "request-id-test-"
+
 export const makeApp = (options: AppOptions) =>
   Effect.gen(function*() {
     const clients = yield* M2MClients
     const authenticate = makeAuthenticator(options.credentials)
-    const requestIdPrefix = options.credentials.projectId.startsWith("project-live-")
-      ? "request-id-live-"
-      : "request-id-test-"
+    const requestIdPrefix = requestIdPrefixOf(options.credentials.projectId)
     const draw = options.random ? Effect.withRandom(Random.next, options.random) : Random.next
 
     const readBody = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<Record<string, unknown>, Refused> =>
