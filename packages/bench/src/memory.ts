@@ -6,7 +6,7 @@
 import { M2MClients, type M2MSearchQuery } from "@stytch-effect/core"
 import { MemoryM2MClients } from "@stytch-effect/memory"
 import { Effect, Redacted } from "effect"
-import { writeFile } from "node:fs/promises"
+import { publish } from "./internal/report.js"
 
 const large = 100_000
 const small = 10_000
@@ -131,19 +131,13 @@ const program = Effect.gen(function*() {
   return [
     "## memory: the in-memory store at 100,000 clients",
     "",
-    `Node ${process.version}, measured in one run. Creates and gets go through \`M2MClients\` (request`,
+    `Measured in one run. Creates and gets go through \`M2MClients\` (request`,
     "validation and a span each); each walk runs over a fresh store started from a seed.",
     "",
     "| measure | value |",
     "| --- | --- |",
-    ...rows.map(([measure, value]) => `| ${measure} | ${value} |`),
-    ""
+    ...rows.map(([measure, value]) => `| ${measure} | ${value} |`)
   ].join("\n")
 })
 
-export const run = async (): Promise<string> => {
-  const table = await Effect.runPromise(program)
-  await writeFile(new URL("../results/memory.md", import.meta.url), table)
-  console.log(table)
-  return table
-}
+export const run = async (): Promise<string> => publish("memory", await Effect.runPromise(program))

@@ -15,7 +15,7 @@
 import { M2MClient, M2MClients, M2MClientsSearchResponse, ResultsMetadata } from "@stytch-effect/core"
 import { M2MClientsSearch } from "@stytch-effect/search"
 import { Effect, Layer, Stream } from "effect"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { publish } from "./internal/report.js"
 
 const pageSize = 1000
 const sizes = [10_000, 100_000] as const
@@ -201,12 +201,9 @@ export const run = async (): Promise<string> => {
     "| --- | ---: | ---: | ---: |",
     ...rows.map((row) => `| ${row.join(" | ")} |`),
     "",
-    `Node ${process.version}. Heap figures are \`heapUsed\` after a forced GC at each page boundary, minus a ` +
+    `Heap figures are \`heapUsed\` after a forced GC at each page boundary, minus a ` +
     `baseline taken after a forced GC before the walk. Rates are the median of ${runs} walks; the async tick ` +
     "is a `setImmediate`."
   ].join("\n")
-  console.log(table)
-  mkdirSync(new URL("../results/", import.meta.url), { recursive: true })
-  writeFileSync(new URL("../results/search.md", import.meta.url), `${table}\n`)
-  return table
+  return publish("search", table)
 }

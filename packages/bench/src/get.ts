@@ -1,0 +1,61 @@
+/**
+ * The per-call cost of `get`, one call at a time, against one emulator on loopback: our http layer over
+ * `FetchHttpClient` and over `NodeHttpClient.layerUndici`, raw `undici.request`, raw `fetch`, and the
+ * official `stytch` SDK, all with keep-alive, side by side in one run (see internal/comparison.ts for
+ * the method). A second table climbs from raw undici to our layer one step at a time, to show where
+ * our layer's time per call goes (internal/ladder.ts). `BENCH=get` runs only this one.
+ */
+import type { ContenderResult } from "./internal/comparison.js"
+import { compare, comparisonTable, targetLines } from "./internal/comparison.js"
+import { makeLadder } from "./internal/ladder.js"
+import { micros, publish } from "./internal/report.js"
+
+const rounds = 8
+const callsPerRound = 200
+const ladderRounds = 4
+
+const ladderTable = (rungs: ReadonlyArray<ContenderResult>) => {
+  const rows = rungs.map((rung, index) => {
+    const added = index === 0 ? "" : Math.round(rung.cpuMicrosPerCall - rungs[index - 1]!.cpuMicrosPerCall)
+    return `| ${rung.name} | ${micros(rung.p50)} | ${Math.round(rung.cpuMicrosPerCall)} | ${added} |`
+  })
+  return [
+    "| rung | p50 µs | client CPU µs/call | CPU added by the rung |",
+    "| --- | ---: | ---: | ---: |",
+    ...rows
+  ].join("\n")
+}
+
+export const run = async (): Promise<string> => {
+  const results = await compare({ inFlight: 1, warmupCalls: 300, rounds, callsPerRound })
+  const rungs = await compare({ inFlight: 1, warmupCalls: 200, rounds: ladderRounds, callsPerRound }, makeLadder)
+  return publish(
+    "get",
+    [
+      "### get: one call at a time against the emulator on loopback",
+      "",
+      comparisonTable(results),
+      "",
+      targetLines(results),
+      "",
+      `Method: the emulator (\`packages/emulator/dist/bin.js\`) runs in a child process with one client in its ` +
+      `store; this process makes the calls, one in flight, keep-alive on. After 300 warm-up calls each, ` +
+      `${rounds} rounds of ${callsPerRound} calls per client, the order rotated every round and a forced GC ` +
+      `before each block (${rounds * callsPerRound} timed calls per client). Each call reads the whole answer ` +
+      "as JSON; ours also decodes it with the response schema and runs inside `ManagedRuntime.runPromise` " +
+      "with the layer's defaults (retries and a 30 s timeout on). The SDK gets `https://emulator.invalid` as " +
+      "its base URL and an undici dispatcher that sends each request to the emulator's origin, so its path, " +
+      "headers and body are its own (only `Host` names the emulator). Client CPU is this process's user + " +
+      "system time over the calls, all its threads (GC helpers included), so it can exceed the wall time per call.",
+      "",
+      "#### Where our layer's time goes: from raw undici to our layer, one step at a time",
+      "",
+      ladderTable(rungs),
+      "",
+      `Same method, ${ladderRounds} rounds of ${callsPerRound} calls per rung. Rungs 2 to 4 run inside ` +
+      "`ManagedRuntime.runPromise` as our layer does; what rung 5 adds over rung 4 is our own code: request " +
+      "validation and encoding, the operation's span, the request decoration (base URL, Basic auth, headers), " +
+      "the attempt counter `Ref`s and the retry wrapper."
+    ].join("\n")
+  )
+}
