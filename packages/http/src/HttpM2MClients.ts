@@ -13,8 +13,7 @@
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { M2MClients } from "@stytch-effect/core"
-import { Config, ConfigError, Duration, Effect, Either, Layer, Option, Schedule } from "effect"
-import type { Redacted } from "effect"
+import { Config, ConfigError, Duration, Effect, Either, Encoding, Layer, Option, Redacted, Schedule } from "effect"
 import { resolveBaseUrl } from "./internal/baseUrl.js"
 import type { RetriedError, RetryPolicy } from "./internal/client.js"
 import { makeService } from "./internal/client.js"
@@ -60,6 +59,12 @@ export interface Options {
   readonly timeout?: Duration.DurationInput | undefined
   /** Send trace headers (`traceparent`, `b3`) to Stytch. Default `false`: they are ours, not Stytch's. */
   readonly tracerPropagation?: boolean | undefined
+  /**
+   * A span per HTTP request (the platform's `http.client` span) inside each operation's span. Default
+   * `false`, as the operation's span already carries the status and the attempt count, unless
+   * `tracerPropagation` is on: the trace headers sent are the request span's.
+   */
+  readonly requestSpans?: boolean | undefined
 }
 
 /** The options besides the credentials and base URL, which `layerConfig` reads from the environment. */
@@ -98,16 +103,20 @@ export const make = (
       resolveBaseUrl(options.projectId, options.baseUrl),
       (rule) => ConfigError.InvalidData(["baseUrl"], `The base URL ${rule}`)
     )
+    const credentials = Redacted.make(Encoding.encodeBase64(`${options.projectId}:${Redacted.value(options.secret)}`))
     const client = (yield* HttpClient.HttpClient).pipe(
+      // The headers every request carries are built once; the secret leaves Redacted only here.
       HttpClient.mapRequest((request) =>
-        request.pipe(
-          HttpClientRequest.prependUrl(baseUrl),
-          HttpClientRequest.basicAuth(options.projectId, options.secret),
-          HttpClientRequest.acceptJson,
-          HttpClientRequest.setHeader("user-agent", userAgent)
-        )
+        HttpClientRequest.setHeaders(HttpClientRequest.prependUrl(request, baseUrl), {
+          authorization: `Basic ${Redacted.value(credentials)}`,
+          accept: "application/json",
+          "user-agent": userAgent
+        })
       ),
-      HttpClient.withTracerPropagation(options.tracerPropagation ?? false)
+      HttpClient.withTracerPropagation(options.tracerPropagation ?? false),
+      // Each operation has its span already (`M2MClients.get`, with the status and attempts); the
+      // platform's span per request inside it would double the tracing cost of every call.
+      HttpClient.withTracerDisabledWhen(() => !(options.requestSpans ?? options.tracerPropagation ?? false))
     )
     return makeService(client, {
       retry: retryPolicy(options.retry),

@@ -28,7 +28,7 @@ import {
   TransportError
 } from "@stytch-effect/core"
 import type { CreateError, M2MClientsCreateRequest } from "@stytch-effect/core"
-import { Clock, Duration, Effect, Either, Option, ParseResult, Redacted, Ref, Schedule, Schema } from "effect"
+import { Clock, Duration, Effect, Either, Option, ParseResult, Redacted, Schedule, Schema } from "effect"
 
 /** The errors a retry schedule is asked about: the failures worth another attempt. */
 export type RetriedError = AnyApiError | TransportError
@@ -237,54 +237,61 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
     request: Operation.Request<O>,
     repeatable: boolean
   ): Effect.Effect<Operation.Response<O>, Failed<O>> =>
-    Effect.gen(function*() {
-      const httpRequest = yield* toHttpRequest(op, request).pipe(
-        Effect.mapError((error) => ({ error: error as Operation.Error<O>, anAttemptMayHaveActed: false }))
-      )
-      const attempts = yield* Ref.make(0)
-      const mayHaveActed = yield* Ref.make(false)
-      const attempt = Effect.gen(function*() {
-        const number = yield* Ref.updateAndGet(attempts, (n) => n + 1)
-        yield* Effect.annotateCurrentSpan("m2m.attempts", number)
-        return yield* client.execute(httpRequest).pipe(
-          Effect.flatMap((response) => answer(op, response, number)),
-          Effect.catchIf(HttpClientError.isHttpClientError, (error) =>
-            Effect.fail(transportFailure(op.name, error, number))),
-          Effect.timeoutFail({
-            duration: options.timeout,
-            onTimeout: (): AttemptFailure => ({
-              error: new TransportError({
-                operation: op.name,
-                reason: "Timeout",
-                description: timeoutDescription,
-                attempts: number
-              }),
-              transient: true,
-              mayHaveActed: true
-            })
-          }),
-          Effect.tapError((failure) =>
-            failure.mayHaveActed ? Ref.set(mayHaveActed, true) : Effect.void
+    toHttpRequest(op, request).pipe(
+      Effect.mapError((error) => ({ error: error as Operation.Error<O>, anAttemptMayHaveActed: false })),
+      Effect.flatMap((httpRequest) => {
+        // One call's own bookkeeping, read by no other fiber: plain variables suffice.
+        let attempts = 0
+        let anAttemptMayHaveActed = false
+        const attempt = Effect.suspend(() => {
+          const number = ++attempts
+          return client.execute(httpRequest).pipe(
+            Effect.flatMap((response) => answer(op, response, number)),
+            Effect.catchIf(HttpClientError.isHttpClientError, (error) =>
+              Effect.fail(transportFailure(op.name, error, number))),
+            Effect.timeoutFail({
+              duration: options.timeout,
+              onTimeout: (): AttemptFailure => ({
+                error: new TransportError({
+                  operation: op.name,
+                  reason: "Timeout",
+                  description: timeoutDescription,
+                  attempts: number
+                }),
+                transient: true,
+                mayHaveActed: true
+              })
+            }),
+            Effect.tapError((failure) =>
+              Effect.sync(() => {
+                if (failure.mayHaveActed) {
+                  anAttemptMayHaveActed = true
+                }
+              })
+            )
+          )
+        })
+        const retried = schedule === undefined || options.retry === undefined ? attempt : Effect.retry(attempt, {
+          schedule,
+          while: (failure) =>
+            failure.transient &&
+            (repeatable || !failure.mayHaveActed) &&
+            (failure.retryAfter === undefined ||
+              Duration.lessThanOrEqualTo(failure.retryAfter, options.retry!.maxRetryAfter))
+        })
+        return retried.pipe(
+          // Every error here is common to all operations, or an API error that fromApiErrorFields kept
+          // within the operation's own classes.
+          Effect.mapError((failure): Failed<O> => ({
+            error: failure.error as Operation.Error<O>,
+            anAttemptMayHaveActed
+          })),
+          Effect.onExit(() =>
+            Effect.annotateCurrentSpan("m2m.attempts", attempts)
           )
         )
       })
-      const retried = schedule === undefined || options.retry === undefined ? attempt : Effect.retry(attempt, {
-        schedule,
-        while: (failure) =>
-          failure.transient &&
-          (repeatable || !failure.mayHaveActed) &&
-          (failure.retryAfter === undefined ||
-            Duration.lessThanOrEqualTo(failure.retryAfter, options.retry!.maxRetryAfter))
-      })
-      return yield* retried.pipe(
-        Effect.catchAll((failure) =>
-          Effect.flatMap(Ref.get(mayHaveActed), (anAttemptMayHaveActed) =>
-            // Every error here is common to all operations, or an API error that fromApiErrorFields kept
-            // within the operation's own classes.
-            Effect.fail({ error: failure.error as Operation.Error<O>, anAttemptMayHaveActed }))
-        )
-      )
-    })
+    )
 
   const call = <O extends Operation>(op: O, repeatable: boolean) => (request: Operation.Request<O>) =>
     send(op, request, repeatable).pipe(Effect.mapError((failed) => failed.error))
