@@ -55,7 +55,7 @@ export const run = async (): Promise<string> => {
       `Same method, ${ladderRounds} rounds of ${callsPerRound} calls per rung. Rungs 2 to 4 run inside ` +
       "`ManagedRuntime.runPromise` as our layer does; what rung 5 adds over rung 4 is our own code: request " +
       "validation and encoding, the operation's span, the request decoration (base URL, Basic auth, headers), " +
-      "the attempt counter `Ref`s and the retry wrapper."
+      "the attempt bookkeeping and the retry wrapper."
     ].join("\n")
   )
 }
