@@ -104,7 +104,7 @@ export const make = (
       (rule) => ConfigError.InvalidData(["baseUrl"], `The base URL ${rule}`)
     )
     const credentials = Redacted.make(Encoding.encodeBase64(`${options.projectId}:${Redacted.value(options.secret)}`))
-    const client = (yield* HttpClient.HttpClient).pipe(
+    const decorated = (yield* HttpClient.HttpClient).pipe(
       // The headers every request carries are built once; the secret leaves Redacted only here.
       HttpClient.mapRequest((request) =>
         HttpClientRequest.setHeaders(HttpClientRequest.prependUrl(request, baseUrl), {
@@ -112,12 +112,18 @@ export const make = (
           accept: "application/json",
           "user-agent": userAgent
         })
-      ),
-      HttpClient.withTracerPropagation(options.tracerPropagation ?? false),
-      // Each operation has its span already (`M2MClients.get`, with the status and attempts); the
-      // platform's span per request inside it would double the tracing cost of every call.
-      HttpClient.withTracerDisabledWhen(() => !(options.requestSpans ?? options.tracerPropagation ?? false))
+      )
     )
+    // Each setting below is an `Effect.locally` on every request, so only the ones that change anything
+    // are applied. Each operation has its span already (`M2MClients.get`, with the status and attempts);
+    // the platform's span per request inside it would double the tracing cost of every call. Trace headers
+    // come only from that request span, so without it there is nothing to propagate.
+    const client = (options.requestSpans ?? options.tracerPropagation ?? false)
+      ? decorated.pipe(
+        HttpClient.withTracerPropagation(options.tracerPropagation ?? false),
+        HttpClient.withTracerDisabledWhen(() => false)
+      )
+      : HttpClient.withTracerDisabledWhen(decorated, () => true)
     return makeService(client, {
       retry: retryPolicy(options.retry),
       timeout: Duration.decode(options.timeout ?? "30 seconds")

@@ -142,42 +142,60 @@ const answer = <O extends Operation>(
   op: O,
   response: HttpClientResponse.HttpClientResponse,
   attempts: number
-): Effect.Effect<Operation.Response<O>, AttemptFailure | HttpClientError.ResponseError> =>
-  Effect.gen(function*() {
+): Effect.Effect<Operation.Response<O>, AttemptFailure | HttpClientError.ResponseError> => {
+  const status = response.status
+  // Plain combinators rather than a generator: this runs on every call, and the generator's steps cost.
+  return Effect.zipRight(
+    Effect.annotateCurrentSpan("http.response.status_code", status),
+    Effect.flatMap(response.text, (text) => {
+      const json = parseJson(text)
+      return isSuccess(status) ? success(op, status, json, attempts) : apiFailure(op, response, json, attempts)
+    })
+  )
+}
+
+const success = <O extends Operation>(
+  op: O,
+  status: number,
+  json: unknown,
+  attempts: number
+): Effect.Effect<Operation.Response<O>, AttemptFailure> => {
+  if (json === undefined) {
+    return Effect.fail({
+      error: new MalformedResponse({
+        operation: op.name,
+        status_code: status,
+        description: "the body is not JSON",
+        attempts
+      }),
+      transient: false,
+      mayHaveActed: true
+    })
+  }
+  return Effect.mapError(Schema.decodeUnknown(op.response)(json), (error): AttemptFailure => ({
+    error: new MalformedResponse({
+      operation: op.name,
+      status_code: status,
+      request_id: typeof (json as { request_id?: unknown }).request_id === "string"
+        ? (json as { request_id: string }).request_id
+        : undefined,
+      description: describeMismatch(op.name.replace("M2MClients.", "the answer of "), error),
+      attempts
+    }),
+    transient: false,
+    mayHaveActed: true
+  })) as Effect.Effect<Operation.Response<O>, AttemptFailure>
+}
+
+const apiFailure = <O extends Operation>(
+  op: O,
+  response: HttpClientResponse.HttpClientResponse,
+  json: unknown,
+  attempts: number
+): Effect.Effect<never, AttemptFailure> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
     const status = response.status
-    yield* Effect.annotateCurrentSpan("http.response.status_code", status)
-    const text = yield* response.text
-    const json = parseJson(text)
-    if (isSuccess(status)) {
-      if (json === undefined) {
-        return yield* Effect.fail<AttemptFailure>({
-          error: new MalformedResponse({
-            operation: op.name,
-            status_code: status,
-            description: "the body is not JSON",
-            attempts
-          }),
-          transient: false,
-          mayHaveActed: true
-        })
-      }
-      return yield* Schema.decodeUnknown(op.response)(json).pipe(
-        Effect.mapError((error): AttemptFailure => ({
-          error: new MalformedResponse({
-            operation: op.name,
-            status_code: status,
-            request_id: typeof (json as { request_id?: unknown }).request_id === "string"
-              ? (json as { request_id: string }).request_id
-              : undefined,
-            description: describeMismatch(op.name.replace("M2MClients.", "the answer of "), error),
-            attempts
-          }),
-          transient: false,
-          mayHaveActed: true
-        }))
-      )
-    }
-    const retryAfter = parseRetryAfter(response.headers["retry-after"], yield* Clock.currentTimeMillis)
+    const retryAfter = parseRetryAfter(response.headers["retry-after"], now)
     const body = json === undefined ? Option.none() : Either.getRight(Schema.decodeUnknownEither(ErrorBody)(json))
     const fields = Option.match(body, {
       onNone: () => ({
@@ -193,7 +211,7 @@ const answer = <O extends Operation>(
       attempts,
       ...(retryAfter === undefined ? {} : { retry_after_millis: Duration.toMillis(retryAfter) })
     }, op.errors)
-    return yield* Effect.fail<AttemptFailure>({
+    return Effect.fail({
       error,
       transient: status === 429 || status >= 500,
       // A 429 means the request was turned away; a 5XX may come after the work was done.
