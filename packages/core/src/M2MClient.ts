@@ -69,6 +69,13 @@ export const JsonObject = Schema.declare(isJsonObject, {
 })
 export type JsonObject = typeof JsonObject.Type
 
+/**
+ * Which of Stytch's environments a project lives in: a project id starting `project-live-` means live,
+ * anything else test. It picks the API's base URL and the `-live-`/`-test-` in generated ids.
+ */
+export const projectEnvironment = (projectId: string): "live" | "test" =>
+  projectId.startsWith("project-live-") ? "live" : "test"
+
 export const M2MClientStatus = Schema.Literal("active", "inactive").annotations({
   message: () => ({ message: "must be \"active\" or \"inactive\"", override: true })
 })

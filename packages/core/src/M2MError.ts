@@ -331,6 +331,10 @@ const OAuth2AsStytch = Schema.transform(OAuth2ErrorBody, Schema.typeSchema(Stytc
 export const ErrorBody = Schema.Union(StytchErrorBody, OAuth2AsStytch)
 export type ErrorBody = typeof ErrorBody.Type
 
+/** The documentation link an error body carries, for its status and type. */
+export const errorUrlOf = (status: number, errorType: string): string =>
+  `https://stytch.com/docs/api/errors/${status}#${errorType}`
+
 /** The wire body of an API error, as Stytch (and our emulator) sends it. */
 export const toErrorBody = (error: AnyApiError): typeof StytchErrorBody.Encoded => ({
   status_code: error.status_code,

@@ -13,6 +13,7 @@
  */
 import type { JsonObject, M2MClientStatus, Operation } from "@stytch-effect/core"
 import {
+  errorUrlOf,
   fromApiErrorFields,
   M2MClients,
   M2MClientsCreateResponse,
@@ -26,6 +27,7 @@ import {
   M2MClientWithClientSecret,
   M2MClientWithNextClientSecret,
   Operations,
+  projectEnvironment,
   ResultsMetadata
 } from "@stytch-effect/core"
 import { Context, Effect, Either, HashMap, Layer, Option, Redacted, Ref } from "effect"
@@ -104,7 +106,7 @@ const admit = (
 /** Makes a store, empty or from `options.seed`. */
 export const make = (options: MemoryOptions = {}): Effect.Effect<MemoryStore> =>
   Effect.gen(function*() {
-    const environment = options.projectId?.startsWith("project-live-") ? "live" : "test"
+    const environment = projectEnvironment(options.projectId ?? "")
     const totals = options.totals ?? true
     const state = yield* Ref.make(State.empty)
 
@@ -118,7 +120,7 @@ export const make = (options: MemoryOptions = {}): Effect.Effect<MemoryStore> =>
           fromApiErrorFields({
             ...violation,
             request_id,
-            error_url: `https://stytch.com/docs/api/errors/${violation.status_code}#${violation.error_type}`
+            error_url: errorUrlOf(violation.status_code, violation.error_type)
           }, op.errors) as Operation.Error<O>
         ))
 

@@ -22,7 +22,7 @@
  */
 import { HttpServerResponse } from "@effect/platform"
 import type { AnyApiError, InvalidRequest } from "@stytch-effect/core"
-import { toErrorBody } from "@stytch-effect/core"
+import { errorUrlOf, toErrorBody } from "@stytch-effect/core"
 import { STATUS_CODES } from "node:http"
 
 /** An error answer that the emulator itself decided on, before or around the operation. */
@@ -34,15 +34,13 @@ export interface ErrorAnswer {
   readonly headers?: Readonly<Record<string, string>>
 }
 
-const errorUrl = (status: number, errorType: string) => `https://stytch.com/docs/api/errors/${status}#${errorType}`
-
 /** The JSON body of an error answer. */
 export const errorBody = (answer: ErrorAnswer, requestId: string) => ({
   status_code: answer.status_code,
   request_id: requestId,
   error_type: answer.error_type,
   error_message: answer.error_message,
-  error_url: errorUrl(answer.status_code, answer.error_type),
+  error_url: errorUrlOf(answer.status_code, answer.error_type),
   ...(answer.error_details === undefined ? {} : { error_details: answer.error_details })
 })
 
@@ -80,7 +78,7 @@ export const respondApiError = (error: AnyApiError, requestId: string): HttpServ
   HttpServerResponse.unsafeJson({
     ...toErrorBody(error),
     request_id: requestId,
-    error_url: error.error_url ?? errorUrl(error.status_code, error.error_type)
+    error_url: error.error_url ?? errorUrlOf(error.status_code, error.error_type)
   }, { status: error.status_code })
 
 export const badRequest = (error_message: string, error_details?: unknown): ErrorAnswer => ({

@@ -12,7 +12,7 @@
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import type { AnyApiError, InvalidRequest, Operation } from "@stytch-effect/core"
-import { invalidRequest, M2MClients, Operations } from "@stytch-effect/core"
+import { invalidRequest, M2MClients, Operations, projectEnvironment } from "@stytch-effect/core"
 import { Cause, Context, Data, Effect, Random, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import type * as Http from "node:http"
@@ -51,6 +51,9 @@ class Refused extends Data.TaggedError("Refused")<{ readonly answer: ErrorAnswer
 
 /** This request's id, minted before anything else so that every answer carries it. */
 class RequestId extends Context.Tag("@stytch-effect/emulator/RequestId")<RequestId, string>() {}
+
+/** The answer of an injected 500 or 503, the same whether the operation ran first or not. */
+const injectedFailure = (status: 500 | 503): ErrorAnswer => status === 503 ? serverUnavailable : internalServerError
 
 const isJsonContentType = (contentType: string | undefined): boolean => {
   const mediaType = contentType?.split(";", 1)[0]?.trim().toLowerCase() ?? ""
@@ -136,8 +139,7 @@ const dropConnection = (request: HttpServerRequest.HttpServerRequest) =>
   )
 
 /** Request ids in Stytch's shape: `request-id-live-…` for a live project, `request-id-test-…` otherwise. */
-export const requestIdPrefixOf = (projectId: string) =>
-  projectId.startsWith("project-live-") ? "request-id-live-" : "request-id-test-"
+export const requestIdPrefixOf = (projectId: string) => `request-id-${projectEnvironment(projectId)}-`
 
 export const makeApp = (options: AppOptions) =>
   Effect.gen(function*() {
@@ -185,7 +187,7 @@ export const makeApp = (options: AppOptions) =>
           : { _tag: "Serve" as const }
         if (decision._tag === "Drop" && !decision.afterCommit) return yield* dropConnection(request)
         if (decision._tag === "Fail") {
-          return respondError(decision.status === 503 ? serverUnavailable : internalServerError, requestId)
+          return respondError(injectedFailure(decision.status), requestId)
         }
 
         const body = op.method === "GET" || op.method === "DELETE" ? {} : yield* readBody(request)
@@ -199,7 +201,7 @@ export const makeApp = (options: AppOptions) =>
 
         if (decision._tag === "Drop") return yield* dropConnection(request)
         if (decision._tag === "CommitThenFail" && outcome._tag === "Right") {
-          return respondError(decision.status === 503 ? serverUnavailable : internalServerError, requestId)
+          return respondError(injectedFailure(decision.status), requestId)
         }
         if (outcome._tag === "Left") {
           const error = outcome.left

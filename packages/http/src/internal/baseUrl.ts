@@ -3,6 +3,7 @@
  * domain, or the emulator on loopback). Credentials travel in every request, so plain `http://` is
  * accepted only where the traffic cannot leave the machine.
  */
+import { projectEnvironment } from "@stytch-effect/core"
 import { Either } from "effect"
 
 export const liveBaseUrl = "https://api.stytch.com"
@@ -16,7 +17,7 @@ const isLoopback = (hostname: string): boolean =>
  * A path, query or user info on the custom URL is dropped, as the official SDKs do.
  */
 export const resolveBaseUrl = (projectId: string, custom: string | undefined): Either.Either<string, string> => {
-  if (custom === undefined) return Either.right(projectId.startsWith("project-live-") ? liveBaseUrl : testBaseUrl)
+  if (custom === undefined) return Either.right(projectEnvironment(projectId) === "live" ? liveBaseUrl : testBaseUrl)
   let url: URL
   try {
     url = new URL(custom)
