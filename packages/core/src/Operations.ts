@@ -57,6 +57,9 @@ export const CustomClientSecret = Schema.Redacted(
   Schema.String.pipe(Schema.minLength(8, { message: () => "must be at least 8 characters" }))
 )
 
+/** The page size Stytch uses when a search gives none. */
+export const defaultSearchLimit = 100
+
 /** A page size: Stytch serves at most 1000 clients a page. */
 export const SearchLimit = Schema.Number.pipe(
   Schema.int({ message: () => "must be an integer from 1 to 1000" }),

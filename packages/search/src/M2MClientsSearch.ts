@@ -8,7 +8,7 @@
  * ends the stream after pages 1..k-1, and retrying a page is the layer's job.
  */
 import type { M2MClient, M2MClientsSearchRequest, M2MClientsSearchResponse, SearchError } from "@stytch-effect/core"
-import { InvalidRequest, M2MClients, Operations, validateRequest } from "@stytch-effect/core"
+import { defaultSearchLimit, InvalidRequest, M2MClients, Operations, validateRequest } from "@stytch-effect/core"
 import { Effect, HashMap, Option, Schema, Stream } from "effect"
 
 /** What to search for: the query (none means every client) and the page size. */
@@ -24,7 +24,7 @@ export interface SearchOptions {
 }
 
 /** Stytch's own default page size. */
-export const defaultLimit = 100
+export const defaultLimit = defaultSearchLimit
 
 export const defaultReadAhead = 1
 

@@ -12,6 +12,7 @@
  * answers for projects with totals turned off.
  */
 import type { M2MClient, M2MSearchOperand, M2MSearchQuery } from "@stytch-effect/core"
+import { defaultSearchLimit } from "@stytch-effect/core"
 import { Either, RedBlackTree } from "effect"
 import * as Cursor from "./cursor.js"
 import type { Violation } from "./rules.js"
@@ -86,7 +87,7 @@ export const page = (
     const after = yield* Either.mapLeft(Cursor.position(request.cursor, state.nextSequence), () =>
       violations.invalidCursor)
     const matches = yield* predicateOf(request.query)
-    const limit = request.limit ?? 100
+    const limit = request.limit ?? defaultSearchLimit
     const clients: Array<M2MClient> = []
     let last = after
     let more = false
