@@ -37,9 +37,9 @@ const scopePool = ["read:invoices", "write:invoices", "read:users", "write:users
 const scopesOf = (index: number): Array<string> =>
   scopePool.filter((_, position) => (index + position) % 3 === 0 || position === index % scopePool.length)
 
-const createRequest = (runId: string, index: number): M2MClientsCreateRequest => ({
+const createRequest = (runId: string, client_id: string, index: number): M2MClientsCreateRequest => ({
   // A client id of our own makes the create safe to retry: see the http package's retry policy.
-  client_id: `${runId}-${index}`,
+  client_id,
   client_name: `tour worker ${index}`,
   client_description: "Made by the stytch-effect tour",
   scopes: [`tour:${runId}`, ...scopesOf(index)],
@@ -70,9 +70,9 @@ export const tour = (options: TourOptions) =>
       steps,
       "create",
       Effect.forEach(
-        ids.map((_, index) => index),
-        (index) =>
-          clients.create(createRequest(options.runId, index)).pipe(
+        ids,
+        (client_id, index) =>
+          clients.create(createRequest(options.runId, client_id, index)).pipe(
             Effect.zipRight(Ref.updateAndGet(created, (n) => n + 1)),
             Effect.tap((n) =>
               n % 500 === 0 || n === options.clients
