@@ -8,6 +8,7 @@ import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { M2MClientsGetResponse } from "@stytch-effect/core"
 import { Effect, ManagedRuntime, Schema } from "effect"
+import { Agent } from "undici"
 import type { Contender } from "./contenders.js"
 import { makeContenders } from "./contenders.js"
 import type { EmulatorProcess } from "./emulatorProcess.js"
@@ -18,10 +19,24 @@ export const makeLadder = async (emulator: EmulatorProcess, clientId: string): P
   const contenders = await makeContenders(emulator, clientId)
   const [, oursUndici, rawUndici] = contenders
   const runtime = ManagedRuntime.make(NodeHttpClient.layerUndici)
-  const client = await runtime.runPromise(HttpClient.HttpClient)
-  const request = HttpClientRequest.get(`${emulator.baseUrl}/v1/m2m/clients/${encodeURIComponent(clientId)}`).pipe(
+  // With the platform's span per request off, as our layer has it by default.
+  const client = HttpClient.withTracerDisabledWhen(await runtime.runPromise(HttpClient.HttpClient), () => true)
+  const url = new URL(`${emulator.baseUrl}/v1/m2m/clients/${encodeURIComponent(clientId)}`)
+  const request = HttpClientRequest.get(url).pipe(
     HttpClientRequest.basicAuth(emulator.projectId, emulator.secret),
     HttpClientRequest.acceptJson
+  )
+  // The least any interruptible Effect client over undici can cost: one fiber, one promise, and the
+  // AbortSignal that interrupting it would fire.
+  const agent = new Agent({ keepAliveTimeout: 60_000 })
+  const floor = Effect.tryPromise((signal) =>
+    agent.request({
+      origin: url.origin,
+      path: url.pathname,
+      method: "GET",
+      headers: request.headers,
+      signal
+    }).then((response) => response.body.text())
   )
   const transport = Effect.flatMap(client.execute(request), (response) => response.text)
   const decoded = Effect.flatMap(transport, (text) => decodeGet(JSON.parse(text)))
@@ -31,25 +46,30 @@ export const makeLadder = async (emulator: EmulatorProcess, clientId: string): P
     get: () => runtime.runPromise(effect).then((found) => found.m2m_client.client_id),
     close: () => Promise.resolve()
   })
-  const transportOnly: Contender = {
-    name: "2. + `@effect/platform` `HttpClient` (`NodeHttpClient.layerUndici`): `execute`, `text`",
+  const parsed = (name: string, effect: Effect.Effect<string, unknown>): Contender => ({
+    name,
     get: () =>
-      runtime.runPromise(transport).then((text) =>
+      runtime.runPromise(effect).then((text) =>
         (JSON.parse(text) as { m2m_client: { client_id: string } }).m2m_client.client_id
       ),
     close: () => Promise.resolve()
-  }
+  })
   return [
     // Every contender made above is closed once, by the last rung.
     { ...rawUndici!, name: "1. raw `undici.request`, `JSON.parse`", close: () => Promise.resolve() },
-    transportOnly,
-    rung("3. + decode with `M2MClientsGetResponse`", decoded),
-    rung("4. + `Effect.timeoutFail` (30 s), as our layer has per attempt", timed),
+    parsed("2. `Effect.tryPromise` around `undici.request` with an `AbortSignal`", floor),
+    parsed(
+      "3. `@effect/platform` `HttpClient` (`NodeHttpClient.layerUndici`, no request span): `execute`, `text`",
+      transport
+    ),
+    rung("4. + decode with `M2MClientsGetResponse`", decoded),
+    rung("5. + `Effect.timeoutFail` (30 s), as our layer has per attempt", timed),
     {
       ...oursUndici!,
-      name: "5. our layer (`NodeHttpClient.layerUndici`)",
+      name: "6. our layer (`NodeHttpClient.layerUndici`)",
       close: async () => {
         for (const contender of contenders) await contender.close()
+        await agent.close()
         await runtime.dispose()
       }
     }
