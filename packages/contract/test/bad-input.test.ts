@@ -319,7 +319,7 @@ const fastCheck = { numRuns: 40, seed: 7, endOnFailure: true } as const
 
 layer(emulatorLayer, { excludeTestServices: true })("bad input through the http layer", (it) => {
   describe("client ids", () => {
-    it.effect.prop(
+    it.scoped.prop(
       "every operation on an odd id succeeds or fails typed, and a created id reaches its own client",
       [oddClientId],
       ([client_id]) =>
@@ -357,7 +357,7 @@ layer(emulatorLayer, { excludeTestServices: true })("bad input through the http 
   })
 
   describe("create", () => {
-    it.effect.prop(
+    it.scoped.prop(
       "odd scopes, names, descriptions, metadata and secrets succeed as sent or fail typed",
       [oddCreate],
       ([request]) =>
@@ -386,7 +386,7 @@ layer(emulatorLayer, { excludeTestServices: true })("bad input through the http 
   })
 
   describe("update", () => {
-    it.effect.prop(
+    it.scoped.prop(
       "odd fields on an existing client change it as sent or fail typed and change nothing",
       [oddUpdate],
       ([fields]) =>
@@ -426,7 +426,7 @@ layer(emulatorLayer, { excludeTestServices: true })("bad input through the http 
   })
 
   describe("search", () => {
-    it.effect.prop(
+    it.scoped.prop(
       "odd cursors, limits and queries answer a page or fail typed",
       [oddSearch],
       ([request]) =>
@@ -449,7 +449,7 @@ const deepMetadata = (depth: number) => ({ deep: nested(depth, false, 1) }) as u
 const verdict = <A, E>(exit: Exit.Exit<A, E>) => [outcomeProblem(exit), Exit.isFailure(exit)]
 
 layer(emulatorLayer, { excludeTestServices: true })("inputs that once broke a layer, through the http layer", (it) => {
-  it.effect.each([2_000, 10_000])(
+  it.scoped.each([2_000, 10_000])(
     "metadata nested %i levels deep fails typed on create and update",
     (depth) =>
       Effect.gen(function*() {
@@ -468,7 +468,7 @@ layer(emulatorLayer, { excludeTestServices: true })("inputs that once broke a la
   )
 
   // A lone surrogate is a valid JS string but not valid Unicode: encodeURIComponent throws on it.
-  it.effect.each(["\ud83d", "a\udc00b", "\ud83d\ud83d"])(
+  it.scoped.each(["\ud83d", "a\udc00b", "\ud83d\ud83d"])(
     "the client id %j fails typed in every operation",
     (client_id) =>
       Effect.gen(function*() {
@@ -491,7 +491,7 @@ layer(emulatorLayer, { excludeTestServices: true })("inputs that once broke a la
   )
 
   // JSON.parse makes "__proto__" an own key; a schema that copies with `out[key] = value` drops it.
-  it.effect("a __proto__ key in trusted_metadata is stored as sent or refused, never silently dropped", () =>
+  it.scoped("a __proto__ key in trusted_metadata is stored as sent or refused, never silently dropped", () =>
     Effect.gen(function*() {
       const http = yield* httpClients
       const trusted_metadata = JSON.parse("{\"__proto__\": {\"injected\": true}, \"team\": \"billing\"}")

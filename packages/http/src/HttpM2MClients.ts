@@ -13,10 +13,12 @@
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { M2MClients } from "@stytch-effect/core"
+import type { Scope } from "effect"
 import { Config, ConfigError, Duration, Effect, Either, Encoding, Layer, Option, Redacted, Schedule } from "effect"
 import { resolveBaseUrl } from "./internal/baseUrl.js"
 import type { RetriedError, RetryPolicy } from "./internal/client.js"
 import { makeService } from "./internal/client.js"
+import * as Deadlines from "./internal/deadlines.js"
 import { version } from "./internal/version.js"
 
 export { liveBaseUrl, testBaseUrl } from "./internal/baseUrl.js"
@@ -90,11 +92,11 @@ const retryPolicy = (retry: Options["retry"]): RetryPolicy | undefined => {
 
 /**
  * Builds the service over the `HttpClient` in context. A bad `baseUrl` or an empty `projectId` fails
- * with a `ConfigError` naming the option.
+ * with a `ConfigError` naming the option. The scope holds the fiber that keeps the per-attempt timeout.
  */
 export const make = (
   options: Options
-): Effect.Effect<M2MClients.Service, ConfigError.ConfigError, HttpClient.HttpClient> =>
+): Effect.Effect<M2MClients.Service, ConfigError.ConfigError, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
     if (options.projectId.length === 0) {
       return yield* Effect.fail(ConfigError.InvalidData(["projectId"], "Expected a non-empty project id"))
@@ -126,12 +128,12 @@ export const make = (
       : HttpClient.withTracerDisabledWhen(decorated, () => true)
     return makeService(client, {
       retry: retryPolicy(options.retry),
-      timeout: Duration.decode(options.timeout ?? "30 seconds")
+      deadlines: yield* Deadlines.make(Duration.decode(options.timeout ?? "30 seconds"))
     })
   })
 
 export const layer = (options: Options): Layer.Layer<M2MClients, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Layer.effect(M2MClients, make(options))
+  Layer.scoped(M2MClients, make(options))
 
 /** A custom base URL's rule checked while loading, so the error names the variable. */
 const baseUrlConfig = (name: string): Config.Config<Option.Option<string>> =>
@@ -162,4 +164,4 @@ export const config: Config.Config<Pick<Options, "projectId" | "secret" | "baseU
 export const layerConfig = (
   options: LayerConfigOptions = {}
 ): Layer.Layer<M2MClients, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Layer.effect(M2MClients, Effect.flatMap(config, (credentials) => make({ ...options, ...credentials })))
+  Layer.scoped(M2MClients, Effect.flatMap(config, (credentials) => make({ ...options, ...credentials })))

@@ -29,6 +29,7 @@ import {
 } from "@stytch-effect/core"
 import type { CreateError, M2MClientsCreateRequest } from "@stytch-effect/core"
 import { Clock, Duration, Effect, Either, Option, ParseResult, Redacted, Schedule, Schema } from "effect"
+import type { Deadlines } from "./deadlines.js"
 
 /** The errors a retry schedule is asked about: the failures worth another attempt. */
 export type RetriedError = AnyApiError | TransportError
@@ -222,12 +223,14 @@ const apiFailure = <O extends Operation>(
 
 export interface ServiceOptions {
   readonly retry: RetryPolicy | undefined
-  readonly timeout: Duration.Duration
+  /** Each attempt's timeout, and the watchdog that keeps it. */
+  readonly deadlines: Deadlines
 }
 
 /** The service over a client that already carries the base URL, credentials and headers. */
 export const makeService = (client: HttpClient.HttpClient, options: ServiceOptions): M2MClients.Service => {
-  const timeoutDescription = `no answer within ${Duration.format(options.timeout)}`
+  const { deadlines } = options
+  const timeoutDescription = `no answer within ${Duration.format(deadlines.timeout)}`
 
   const schedule = options.retry === undefined ? undefined : Schedule.intersect(
     Schedule.mapInput(options.retry.schedule, (failure: AttemptFailure) => failure.error as RetriedError),
@@ -258,7 +261,7 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
     toHttpRequest(op, request).pipe(
       Effect.mapError((error) => ({ error: error as Operation.Error<O>, anAttemptMayHaveActed: false })),
       Effect.flatMap((httpRequest) => {
-        // One call's own bookkeeping, read by no other fiber: plain variables suffice.
+        // One call's own bookkeeping, used by one fiber at a time (attempts run in turn): plain variables suffice.
         let attempts = 0
         let anAttemptMayHaveActed = false
         const attempt = Effect.suspend(() => {
@@ -267,9 +270,8 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
             Effect.flatMap((response) => answer(op, response, number)),
             Effect.catchIf(HttpClientError.isHttpClientError, (error) =>
               Effect.fail(transportFailure(op.name, error, number))),
-            Effect.timeoutFail({
-              duration: options.timeout,
-              onTimeout: (): AttemptFailure => ({
+            (effect) =>
+              deadlines.limit(effect, (): AttemptFailure => ({
                 error: new TransportError({
                   operation: op.name,
                   reason: "Timeout",
@@ -278,8 +280,7 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
                 }),
                 transient: true,
                 mayHaveActed: true
-              })
-            }),
+              })),
             Effect.tapError((failure) =>
               Effect.sync(() => {
                 if (failure.mayHaveActed) {
