@@ -1,8 +1,9 @@
 /**
  * Where our layer's time per `get` goes: a ladder from raw `undici.request` up to our layer over
  * `NodeHttpClient.layerUndici`, each rung adding one thing our layer does, timed like the contenders.
- * The rungs are built from public APIs (the platform's `HttpClient`, `Schema`, `Effect.timeoutFail`),
- * so the difference between the last built rung and our layer is what our own code adds on top.
+ * The rungs are built from public APIs (the platform's `HttpClient`, `Schema`), so the difference
+ * between rung 4 and our layer is what our own code adds on top. Rung 5 is a road not taken: the stock
+ * `Effect.timeoutFail` per attempt, which our layer replaced with one watchdog fiber per service.
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
@@ -63,7 +64,7 @@ export const makeLadder = async (emulator: EmulatorProcess, clientId: string): P
       transport
     ),
     rung("4. + decode with `M2MClientsGetResponse`", decoded),
-    rung("5. + `Effect.timeoutFail` (30 s), as our layer has per attempt", timed),
+    rung("5. rung 4 + `Effect.timeoutFail` (30 s) per call: the stock timeout, not used by our layer", timed),
     {
       ...oursUndici!,
       name: "6. our layer (`NodeHttpClient.layerUndici`)",
