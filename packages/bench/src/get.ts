@@ -54,12 +54,12 @@ export const run = async (): Promise<string> => {
       "",
       ladderTable(rungs),
       "",
-      `Same method, ${ladderRounds} rounds of ${callsPerRound} calls per rung. Rungs 2 to 5 run inside ` +
+      `Same method, ${ladderRounds} rounds of ${callsPerRound} calls per rung. Rungs 2 to 6 run inside ` +
       "`ManagedRuntime.runPromise` as our layer does. Rung 2 is the floor for any Effect client that can be " +
       "interrupted, and rung 3 the floor for any client built on `@effect/platform`'s `HttpClient`, as the issue " +
-      "asks ours to be. What rung 6 adds over rung 4 is our own code: request " +
-      "validation and encoding, the operation's span, the request decoration (base URL, Basic auth, headers), " +
-      "the attempt's fiber and deadline, the attempt bookkeeping and the retry wrapper."
+      "asks ours to be. Rungs 5 and 6 compare two per-attempt timeouts on top of rung 4. What rung 7 adds over " +
+      "rung 6 is the rest of our own code: request validation and encoding, the operation's span, the request " +
+      "decoration (base URL, Basic auth, headers), the attempt bookkeeping and the retry wrapper."
     ].join("\n")
   )
 }

@@ -103,7 +103,7 @@ type Implementation<O extends Op.Operation, E> = (
  */
 const make = (implementation: M2MClients.Service): M2MClients.Service => {
   const method = <O extends Op.Operation, E>(op: O, run: Implementation<O, E>) => (request: Op.Operation.Request<O>) =>
-    // Suspended, so even a validator that throws fails inside the effect, never at the call.
+    // Suspended, so even a validator that throws is a defect inside the effect, never a throw at the call.
     Effect.suspend(() => validateRequest(op, request)).pipe(
       Effect.flatMap(run),
       Effect.withSpan(op.name, {

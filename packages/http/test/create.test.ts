@@ -131,6 +131,23 @@ describe("create with a client_id", () => {
       )
     }))
 
+  it.effect("and its own secret: a read-back that fails leaves the DuplicateClientId it met", () =>
+    Effect.gen(function*() {
+      const server = statefulServer(["lose the answer", "none", ...Array<Fault>(4).fill("503 before acting")])
+      const { result, sent } = yield* create(server, {
+        scopes: ["a"],
+        client_id: "billing",
+        client_secret: Redacted.make("my-own-secret-42")
+      })
+      expect(sent).toStrictEqual([
+        "POST /v1/m2m/clients",
+        "POST /v1/m2m/clients",
+        ...Array<string>(4).fill("GET /v1/m2m/clients/billing")
+      ])
+      expect(result._tag === "Left" && result.left._tag).toBe("DuplicateClientId")
+      expect(result._tag === "Left" && result.left._tag === "DuplicateClientId" && result.left.attempts).toBe(2)
+    }))
+
   it.effect("but no secret: a lost answer fails, saying the client exists and its secret is lost", () =>
     Effect.gen(function*() {
       const server = statefulServer(["lose the answer"])

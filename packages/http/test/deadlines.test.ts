@@ -1,9 +1,10 @@
 /**
  * The per-attempt timeout kept by one watchdog fiber: each attempt is held to its own deadline, however
- * many are in flight and whatever finished before it, and the caller's interruption reaches the attempt.
+ * many are in flight and whatever finished before it; the caller's interruption reaches the attempt, and
+ * so does the closing of the service's scope.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Ref, TestClock } from "effect"
+import { Duration, Effect, Exit, Fiber, Ref, Scope, TestClock } from "effect"
 import * as Deadlines from "../src/internal/deadlines.js"
 
 const timeout = Duration.seconds(1)
@@ -98,5 +99,21 @@ describe("deadlines", () => {
       yield* TestClock.adjust(Duration.millis(10))
       yield* Fiber.interrupt(caller)
       expect(yield* Ref.get(interruptions)).toBe(1)
+    }))
+
+  it.effect("interrupts the attempts in flight when its scope closes, and times later ones out all the same", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const deadlines = yield* Scope.extend(Deadlines.make(timeout), scope)
+      const interruptions = yield* Ref.make(0)
+      const inFlight = yield* Effect.fork(deadlines.limit(hang(interruptions), timedOut))
+      yield* TestClock.adjust(Duration.millis(10))
+      yield* Scope.close(scope, Exit.void)
+      expect(Exit.isInterrupted(yield* Fiber.await(inFlight))).toBe(true)
+      expect(yield* Ref.get(interruptions)).toBe(1)
+      const later = yield* Effect.fork(deadlines.limit(hang(interruptions), timedOut))
+      yield* TestClock.adjust(timeout)
+      expect(yield* Fiber.await(later)).toStrictEqual(Exit.fail("timed out"))
+      expect(yield* Ref.get(interruptions)).toBe(2)
     }))
 })

@@ -159,6 +159,16 @@ describe("answers that are not Stytch's JSON", () => {
       )
     }))
 
+  it.effect.each(["null", "42", "\"text\"", "[]"])(
+    "a success whose body is %s is a MalformedResponse",
+    (body) =>
+      Effect.gen(function*() {
+        const error = yield* failureOf({ status: 200, text: body }, (c) => c.get({ client_id: "a" }))
+        expect(error._tag).toBe("MalformedResponse")
+        expect(error).toMatchObject({ status_code: 200, request_id: undefined })
+      })
+  )
+
   it.effect("a 201 is a success too", () =>
     withFake(
       () => json(201, { request_id: "r", status_code: 201, m2m_client: wireClient({ client_secret: "s3cr3t-value" }) }),

@@ -28,7 +28,7 @@ import {
   TransportError
 } from "@stytch-effect/core"
 import type { CreateError, M2MClientsCreateRequest } from "@stytch-effect/core"
-import { Clock, Duration, Effect, Either, Option, ParseResult, Redacted, Schedule, Schema } from "effect"
+import { Clock, Duration, Effect, Either, Option, ParseResult, Predicate, Redacted, Schedule, Schema } from "effect"
 import type { Deadlines } from "./deadlines.js"
 
 /** The errors a retry schedule is asked about: the failures worth another attempt. */
@@ -177,8 +177,9 @@ const success = <O extends Operation>(
     error: new MalformedResponse({
       operation: op.name,
       status_code: status,
-      request_id: typeof (json as { request_id?: unknown }).request_id === "string"
-        ? (json as { request_id: string }).request_id
+      // The body may be any JSON at all here, `null` included.
+      request_id: Predicate.hasProperty(json, "request_id") && Predicate.isString(json.request_id)
+        ? json.request_id
         : undefined,
       description: describeMismatch(op.name.replace("M2MClients.", "the answer of "), error),
       attempts
@@ -261,7 +262,8 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
     toHttpRequest(op, request).pipe(
       Effect.mapError((error) => ({ error: error as Operation.Error<O>, anAttemptMayHaveActed: false })),
       Effect.flatMap((httpRequest) => {
-        // One call's own bookkeeping, used by one fiber at a time (attempts run in turn): plain variables suffice.
+        // One call's own bookkeeping. Each attempt runs in a fiber of its own, but only after the last one
+        // ended, so plain variables suffice.
         let attempts = 0
         let anAttemptMayHaveActed = false
         const attempt = Effect.suspend(() => {
@@ -320,6 +322,8 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
    * attempt created the client. With the caller's own secret the create is confirmed by reading the
    * client back and comparing the secret's last four characters; without one, the secret was only in
    * the lost answer, so the caller is told to rotate it rather than handed a client it cannot use.
+   * If the read-back itself fails, the create fails with the `DuplicateClientId` it met, which is true:
+   * the id is taken, and only the client's secret can tell whether by this create.
    */
   const recoverCreate = (
     request: M2MClientsCreateRequest,
@@ -336,7 +340,7 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
       )
     }
     return service.get({ client_id: request.client_id }).pipe(
-      Effect.catchTag("ClientNotFound", () => Effect.fail(duplicate)),
+      Effect.catchAll(() => Effect.fail(duplicate)),
       Effect.flatMap((found) =>
         found.m2m_client.client_secret_last_four === Redacted.value(secret).slice(-4)
           ? Effect.succeed(

@@ -1,18 +1,19 @@
 /**
  * The per-attempt timeout of one service, kept by one watchdog fiber.
  *
- * `Effect.timeoutFail` forks a timer fiber beside every attempt, races the two and joins the winner's
- * FiberRefs back: in the `get` benchmark that was the largest cost our layer added to a call (see
- * `packages/bench/results/get.md`). Here an attempt forks once, so that it can be interrupted without
- * ending the caller, and puts its deadline in a set that the watchdog reads. The watchdog sleeps on the
- * service's `Clock` (so the `TestClock` drives it in tests) until the oldest deadline, and interrupts
- * whatever is still running past it.
+ * `Effect.timeoutFail` forks two fibers per attempt (the attempt and a timer), races them and joins the
+ * winner's FiberRefs back. In the `get` benchmark's ladder (`packages/bench/results/get.md`) that costs
+ * more than the rest of our layer together. Here an attempt forks once, so that it can be interrupted
+ * without ending the caller, and puts its deadline in a set that the watchdog reads. The watchdog sleeps
+ * on the service's `Clock` (so the `TestClock` drives it in tests) until the oldest deadline, and
+ * interrupts whatever is still running past it.
  *
- * Every attempt of a service has the same timeout, so deadlines are added in the order they fall due:
- * the set's insertion order is deadline order, and its first entry is always the next to fall due.
+ * Every attempt of a service has the same timeout and deadlines are read from the clock's monotonic
+ * nanoseconds, so deadlines are added in the order they fall due: the set's insertion order is deadline
+ * order, and its first entry is always the next to fall due.
  */
-import type { Scope } from "effect"
-import { Duration, Effect, Exit, Fiber, FiberId } from "effect"
+import type { FiberId, Scope } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber } from "effect"
 
 interface InFlight {
   readonly deadline: number
@@ -26,55 +27,79 @@ export interface Deadlines {
   readonly limit: <A, E, R, E2>(effect: Effect.Effect<A, E, R>, onTimeout: () => E2) => Effect.Effect<A, E | E2, R>
 }
 
-/** The watchdog lives as long as the scope: the service's layer. */
+/**
+ * The watchdog lives as long as the scope (the service's layer). Closing the scope interrupts the
+ * attempts still in flight, as closing `NodeHttpClient.layerUndici` ends its requests; an attempt made
+ * through the service after that falls back to `Effect.timeoutFail`.
+ */
 export const make = (timeout: Duration.Duration): Effect.Effect<Deadlines, never, Scope.Scope> =>
   Effect.gen(function*() {
     const clock = yield* Effect.clock
+    // Monotonic: a wall clock stepped back would push every deadline in flight later.
+    const nowMillis = () => Number(clock.unsafeCurrentTimeNanos() / 1_000_000n)
     const timeoutMillis = Duration.toMillis(timeout)
     const inFlight = new Set<InFlight>()
     // Open while attempts are in flight; the watchdog waits on it when there are none, with no timer.
     const busy = yield* Effect.makeLatch(false)
+    let closed = false
 
-    const expireDue = (now: number) => {
+    const expireDue = (watchdog: FiberId.FiberId) => {
+      const now = nowMillis()
       for (const attempt of inFlight) {
         if (attempt.deadline > now) return
         inFlight.delete(attempt)
         attempt.expired = true
-        attempt.fiber.unsafeInterruptAsFork(FiberId.none)
+        attempt.fiber.unsafeInterruptAsFork(watchdog)
       }
     }
 
-    const watch = Effect.suspend(() => {
+    const watch = Effect.fiberIdWith((watchdog) => {
       const [next] = inFlight
       if (next === undefined) {
         busy.unsafeClose()
         return busy.await
       }
-      // A completed attempt leaves the set, but the sleep for it runs out all the same: cheaper than
-      // waking the watchdog on every completion, and it ends with the scope.
+      // An attempt that ends early leaves the set, but the sleep for it runs out all the same: cheaper
+      // than waking the watchdog on every completion, and it ends with the scope.
       return Effect.zipRight(
-        Effect.sleep(Math.max(0, next.deadline - clock.unsafeCurrentTimeMillis())),
-        Effect.sync(() => expireDue(clock.unsafeCurrentTimeMillis()))
+        Effect.sleep(Math.max(0, next.deadline - nowMillis())),
+        Effect.sync(() => expireDue(watchdog))
       )
     })
     yield* Effect.forkScoped(Effect.forever(watch))
-
-    const limit = <A, E, R, E2>(effect: Effect.Effect<A, E, R>, onTimeout: () => E2) =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(Effect.fork(restore(effect)), (fiber) => {
-          const attempt: InFlight = { deadline: clock.unsafeCurrentTimeMillis() + timeoutMillis, fiber, expired: false }
-          inFlight.add(attempt)
-          busy.unsafeOpen()
-          return restore(Effect.async<A, E | E2>((resume) => {
-            fiber.addObserver((exit) => {
-              inFlight.delete(attempt)
-              resume(attempt.expired && Exit.isInterrupted(exit) ? Effect.fail(onTimeout()) : exit)
-            })
-            // The caller was interrupted: so is the attempt, and with it the request.
-            return Fiber.interrupt(fiber)
-          }))
+    yield* Effect.addFinalizer(() =>
+      Effect.fiberIdWith((closing) =>
+        Effect.sync(() => {
+          closed = true
+          for (const attempt of inFlight) attempt.fiber.unsafeInterruptAsFork(closing)
+          inFlight.clear()
         })
       )
+    )
+
+    const limit = <A, E, R, E2>(effect: Effect.Effect<A, E, R>, onTimeout: () => E2): Effect.Effect<A, E | E2, R> => {
+      if (closed) return Effect.timeoutFail(effect, { duration: timeout, onTimeout })
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(Effect.fork(restore(effect)), (fiber) => {
+          const attempt: InFlight = { deadline: nowMillis() + timeoutMillis, fiber, expired: false }
+          return restore(Effect.suspend(() => {
+            // Registered only once the wait starts: a caller interrupted before it leaves nothing behind.
+            inFlight.add(attempt)
+            busy.unsafeOpen()
+            return Fiber.await(fiber)
+          })).pipe(
+            Effect.ensuring(Effect.sync(() => inFlight.delete(attempt))),
+            // The caller was interrupted: so is the attempt, and with it the request.
+            Effect.onInterrupt(() => Fiber.interrupt(fiber)),
+            Effect.flatMap((exit): Effect.Effect<A, E | E2> =>
+              attempt.expired && Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+                ? Effect.failSync(onTimeout)
+                : exit
+            )
+          )
+        })
+      )
+    }
 
     return { timeout, limit }
   })
