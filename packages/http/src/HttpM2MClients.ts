@@ -107,7 +107,8 @@ export const make = (
     )
     const credentials = Redacted.make(Encoding.encodeBase64(`${options.projectId}:${Redacted.value(options.secret)}`))
     const decorated = (yield* HttpClient.HttpClient).pipe(
-      // The headers every request carries are built once; the secret leaves Redacted only here.
+      // The headers every request carries are built once (not by `HttpClientRequest.basicAuth` per request);
+      // the secret leaves Redacted only here.
       HttpClient.mapRequest((request) =>
         HttpClientRequest.setHeaders(HttpClientRequest.prependUrl(request, baseUrl), {
           authorization: `Basic ${Redacted.value(credentials)}`,
