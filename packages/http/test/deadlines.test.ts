@@ -15,16 +15,22 @@ const hang = (interruptions: Ref.Ref<number>) =>
 
 const timedOut = () => "timed out" as const
 
+/** Moves the clock to `fiber`'s deadline, `remaining` from now: it runs until the last millisecond. */
+const timesOutIn = (fiber: Fiber.RuntimeFiber<unknown, unknown>, remaining: Duration.Duration) =>
+  Effect.gen(function*() {
+    yield* TestClock.adjust(Duration.subtract(remaining, Duration.millis(1)))
+    expect(fiber.unsafePoll()).toBeNull()
+    yield* TestClock.adjust(Duration.millis(1))
+    expect(yield* Fiber.await(fiber)).toStrictEqual(Exit.fail("timed out"))
+  })
+
 describe("deadlines", () => {
   it.scoped("fails an attempt past its deadline with onTimeout, and interrupts it", () =>
     Effect.gen(function*() {
       const deadlines = yield* Deadlines.make(timeout)
       const interruptions = yield* Ref.make(0)
       const attempt = yield* Effect.fork(deadlines.limit(hang(interruptions), timedOut))
-      yield* TestClock.adjust(Duration.millis(999))
-      expect(attempt.unsafePoll()).toBeNull()
-      yield* TestClock.adjust(Duration.millis(1))
-      expect(yield* Fiber.await(attempt)).toStrictEqual(Exit.fail("timed out"))
+      yield* timesOutIn(attempt, timeout)
       expect(yield* Ref.get(interruptions)).toBe(1)
     }))
 
@@ -49,11 +55,7 @@ describe("deadlines", () => {
       const second = yield* Effect.fork(deadlines.limit(hang(interruptions), timedOut))
       yield* TestClock.adjust(Duration.millis(600))
       expect(yield* Fiber.await(first)).toStrictEqual(Exit.fail("timed out"))
-      expect(second.unsafePoll()).toBeNull()
-      yield* TestClock.adjust(Duration.millis(399))
-      expect(second.unsafePoll()).toBeNull()
-      yield* TestClock.adjust(Duration.millis(1))
-      expect(yield* Fiber.await(second)).toStrictEqual(Exit.fail("timed out"))
+      yield* timesOutIn(second, Duration.millis(400))
       expect(yield* Ref.get(interruptions)).toBe(2)
     }))
 
@@ -66,10 +68,7 @@ describe("deadlines", () => {
       yield* TestClock.adjust(Duration.millis(200))
       yield* Fiber.join(early)
       const late = yield* Effect.fork(deadlines.limit(hang(interruptions), timedOut))
-      yield* TestClock.adjust(Duration.millis(999))
-      expect(late.unsafePoll()).toBeNull()
-      yield* TestClock.adjust(Duration.millis(1))
-      expect(yield* Fiber.await(late)).toStrictEqual(Exit.fail("timed out"))
+      yield* timesOutIn(late, timeout)
       expect(yield* Ref.get(interruptions)).toBe(1)
     }))
 
@@ -112,8 +111,7 @@ describe("deadlines", () => {
       expect(Exit.isInterrupted(yield* Fiber.await(inFlight))).toBe(true)
       expect(yield* Ref.get(interruptions)).toBe(1)
       const later = yield* Effect.fork(deadlines.limit(hang(interruptions), timedOut))
-      yield* TestClock.adjust(timeout)
-      expect(yield* Fiber.await(later)).toStrictEqual(Exit.fail("timed out"))
+      yield* timesOutIn(later, timeout)
       expect(yield* Ref.get(interruptions)).toBe(2)
     }))
 })
