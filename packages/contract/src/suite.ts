@@ -120,8 +120,9 @@ const selects = (
       : operand.filter_name === "client_name"
       ? operand.filter_value.includes(client.client_name)
       : client.scopes.some((scope) => operand.filter_value.includes(scope))
-  if (query.operands.length === 0) return true
-  return query.operator === "AND" ? query.operands.every(matches) : query.operands.some(matches)
+  const operands = query.operands ?? []
+  if (operands.length === 0) return true
+  return query.operator === "AND" ? operands.every(matches) : operands.some(matches)
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -514,6 +515,8 @@ export const contractSuite = (name: string, makeLayer: () => Layer.Layer<M2MClie
       testEach<{ readonly query: M2MSearchQuery; readonly expected: ReadonlyArray<string> }>([
         { query: { operator: "AND", operands: [] }, expected: catalogue.map((client) => client.client_id) },
         { query: { operator: "OR", operands: [] }, expected: catalogue.map((client) => client.client_id) },
+        // Only the operator is required.
+        { query: { operator: "AND" }, expected: catalogue.map((client) => client.client_id) },
         {
           query: {
             operator: "AND",

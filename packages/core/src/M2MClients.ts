@@ -59,38 +59,84 @@ const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
     ""
   )
 
-/** Default messages quote the offending value; where that value is a secret, say only the rule. */
+/** Where the value is a secret, the rule alone, whatever the schema's own message says. */
 const secretRule = "must be a Redacted string of at least 8 characters"
+/** The secret rules whose own messages are safe to show: they never quote the value. */
+const secretRules = new Set(["must be at least 8 characters", "must be well-formed Unicode"])
 
-/** The first broken rule of a request, as an `InvalidRequest` naming the field. */
+/**
+ * How deep a request may nest, all fields together: `trusted_metadata` takes 64 levels of its own.
+ * Deeper values are refused before the schema sees them, as formatting its message about one (which
+ * prints the value) would overflow the stack.
+ */
+export const maxRequestDepth = 100
+
+/** The top-level field of `request` that nests deeper than `maxRequestDepth`, walked without recursion. */
+const tooDeep = (request: unknown): string | undefined => {
+  if (typeof request !== "object" || request === null) return undefined
+  for (const [field, root] of Object.entries(request)) {
+    const pending: Array<readonly [value: unknown, depth: number]> = [[root, 1]]
+    while (pending.length > 0) {
+      const [value, depth] = pending.pop()!
+      if (typeof value !== "object" || value === null) continue
+      if (depth > maxRequestDepth) return field
+      for (const item of Array.isArray(value) ? value : Object.values(value)) pending.push([item, depth + 1])
+    }
+  }
+  return undefined
+}
+
+const tooDeepError = (operation: string, field: string) =>
+  new InvalidRequest({ operation, field, rule: `must not nest deeper than ${maxRequestDepth} levels` })
+
+/**
+ * The first broken rule of a request, as an `InvalidRequest` naming the field. A schema's default
+ * message ends with the value it refused (`Expected string, actual …`); only the expectation is kept.
+ */
 export const invalidRequest = (operation: string, error: ParseResult.ParseError): InvalidRequest => {
   const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
   const field = issue ? formatPath(issue.path) : ""
   const rule = !issue
     ? "is invalid"
-    : field.startsWith("client_secret") && issue.message !== "must be at least 8 characters"
+    : field.startsWith("client_secret") && !secretRules.has(issue.message)
     ? secretRule
-    : issue.message.replace(/^Expected /, "must be ")
+    : issue.message.replace(/^Expected ([\s\S]*?), actual [\s\S]*$/, "must be $1")
   return new InvalidRequest({ operation, field: field || "(request)", rule })
 }
 
 // Building a validator costs ten times what running it does, so each operation's is built once.
 const validators = new WeakMap<Op.Operation, (request: unknown) => Effect.Effect<unknown, ParseResult.ParseError>>()
+const decoders = new WeakMap<Op.Operation, (request: unknown) => Effect.Effect<unknown, ParseResult.ParseError>>()
+
+const checkWith = <O extends Op.Operation>(
+  op: O,
+  request: unknown,
+  cache: typeof validators,
+  build: (schema: Schema.Schema<any, any>) => (request: unknown) => Effect.Effect<unknown, ParseResult.ParseError>
+): Effect.Effect<Op.Operation.Request<O>, InvalidRequest> => {
+  const deep = tooDeep(request)
+  if (deep !== undefined) return Effect.fail(tooDeepError(op.name, deep))
+  let check = cache.get(op)
+  if (check === undefined) {
+    check = build(op.request)
+    cache.set(op, check)
+  }
+  return check(request).pipe(
+    Effect.mapError((error) => invalidRequest(op.name, error))
+  ) as Effect.Effect<Op.Operation.Request<O>, InvalidRequest>
+}
 
 /** Checks a request against its operation's schema, as every implementation does before acting. */
 export const validateRequest = <O extends Op.Operation>(
   op: O,
   request: unknown
-): Effect.Effect<Op.Operation.Request<O>, InvalidRequest> => {
-  let validate = validators.get(op)
-  if (validate === undefined) {
-    validate = Schema.validate(op.request)
-    validators.set(op, validate)
-  }
-  return validate(request).pipe(
-    Effect.mapError((error) => invalidRequest(op.name, error))
-  ) as Effect.Effect<Op.Operation.Request<O>, InvalidRequest>
-}
+): Effect.Effect<Op.Operation.Request<O>, InvalidRequest> => checkWith(op, request, validators, Schema.validate)
+
+/** Decodes a request from its wire form (JSON, secrets as plain strings), with the same checks. */
+export const decodeRequest = <O extends Op.Operation>(
+  op: O,
+  request: unknown
+): Effect.Effect<Op.Operation.Request<O>, InvalidRequest> => checkWith(op, request, decoders, Schema.decodeUnknown)
 
 type Implementation<O extends Op.Operation, E> = (
   request: Op.Operation.Request<O>

@@ -295,12 +295,13 @@ export const fromApiErrorFields = (
  * An error body as the wire carries it: Stytch's management shape, or the OAuth2 shape of the token
  * endpoint (`error`, `error_description`, `error_uri`), both onto the same fields.
  */
+// The optional fields may come as `null`, which reads as absent.
 const StytchErrorBody = Schema.Struct({
-  status_code: Schema.optional(Schema.Int),
-  request_id: Schema.optional(Schema.String),
+  status_code: Schema.optionalWith(Schema.Int, { nullable: true }),
+  request_id: Schema.optionalWith(Schema.String, { nullable: true }),
   error_type: Schema.String,
-  error_message: Schema.optionalWith(Schema.String, { default: () => "" }),
-  error_url: Schema.optional(Schema.String),
+  error_message: Schema.optionalWith(Schema.String, { nullable: true, default: () => "" }),
+  error_url: Schema.optionalWith(Schema.String, { nullable: true }),
   error_details: Schema.optional(Schema.Unknown)
 })
 

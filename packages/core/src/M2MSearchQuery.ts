@@ -29,6 +29,7 @@ export type M2MSearchOperand = typeof M2MSearchOperand.Type
 
 export const M2MSearchQuery = Schema.Struct({
   operator: Schema.Literal("AND", "OR"),
-  operands: Schema.Array(M2MSearchOperand)
+  /** Only the operator is required: absent or empty, no filter applies. */
+  operands: Schema.optionalWith(Schema.Array(M2MSearchOperand), { exact: true })
 })
 export interface M2MSearchQuery extends Schema.Schema.Type<typeof M2MSearchQuery> {}

@@ -8,11 +8,11 @@
  */
 import { Schema } from "effect"
 import {
-  JsonObject,
   M2MClient,
   M2MClientStatus,
   M2MClientWithClientSecret,
   M2MClientWithNextClientSecret,
+  OptionalJsonObject,
   ResultsMetadata
 } from "./M2MClient.js"
 import type { ApiErrorClass, CommonError } from "./M2MError.js"
@@ -54,7 +54,11 @@ export const Scopes = Schema.Array(Scope)
 
 /** A caller-chosen secret: at least 8 characters, and `Redacted` from the caller's hands onward. */
 export const CustomClientSecret = Schema.Redacted(
-  Schema.String.pipe(Schema.minLength(8, { message: () => "must be at least 8 characters" }))
+  Schema.String.pipe(
+    Schema.minLength(8, { message: () => "must be at least 8 characters" }),
+    // As for ids: a lone surrogate has no UTF-8 form, so the secret stored would not be this one.
+    Schema.filter((secret) => !loneSurrogate.test(secret), { message: () => "must be well-formed Unicode" })
+  )
 )
 
 /** The page size Stytch uses when a search gives none. */
@@ -122,11 +126,7 @@ export const bodyOf = (op: Operation, encoded: object): object | undefined => {
   return body
 }
 
-/**
- * Optional like every request field, but without the `undefined` alternative: a union's error message
- * prints the value it rejected, and printing hostile metadata (100,000 levels deep) overflows the stack.
- */
-const OptionalMetadata = Schema.optionalWith(JsonObject, { exact: true })
+const OptionalMetadata = Schema.optionalWith(OptionalJsonObject, { exact: true })
 
 const responseFields = {
   request_id: Schema.String,

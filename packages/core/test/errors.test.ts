@@ -103,6 +103,17 @@ describe("ErrorBody", () => {
       })
     }))
 
+  it.effect("reads null optional fields as absent", () =>
+    Effect.gen(function*() {
+      const body = yield* Schema.decodeUnknown(ErrorBody)({
+        ...fields("m2m_client_not_found", 404),
+        request_id: null,
+        error_message: null,
+        error_url: null
+      })
+      expect(body).toEqual({ error_type: "m2m_client_not_found", status_code: 404, error_message: "" })
+    }))
+
   it.effect("rejects a body with no error type", () =>
     Effect.gen(function*() {
       const result = yield* Effect.either(Schema.decodeUnknown(ErrorBody)({ message: "Bad Gateway" }))

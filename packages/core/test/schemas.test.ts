@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Arbitrary, Effect, FastCheck, Redacted, Schema } from "effect"
+import { Arbitrary, Effect, FastCheck, ParseResult, Redacted, Schema } from "effect"
 import {
   M2MClient,
   M2MClientsCreateRequest,
@@ -98,6 +98,32 @@ describe("decoding the spec's bodies", () => {
         next_client_secret_last_four: null,
         trusted_metadata: {}
       })
+    }))
+
+  it.effect("metadata written elsewhere decodes as it is: a __proto__ key, and deeper than a request may send", () =>
+    Effect.gen(function*() {
+      let deep: Record<string, unknown> = {}
+      for (let level = 1; level < 200; level++) deep = { a: deep }
+      for (const trusted_metadata of [JSON.parse("{\"__proto__\":{\"team\":\"x\"}}"), deep]) {
+        const client = yield* Schema.decodeUnknown(M2MClient)({ ...wireClient, trusted_metadata })
+        expect(client.trusted_metadata).toBe(trusted_metadata)
+        expect(Object.getPrototypeOf(client.trusted_metadata)).toBe(Object.prototype)
+      }
+    }))
+
+  it.effect("metadata deep enough to overflow a formatter fails to decode, with an error that formats", () =>
+    Effect.gen(function*() {
+      let deep: Record<string, unknown> = {}
+      for (let level = 1; level < 100_000; level++) deep = { a: deep }
+      const error = yield* Effect.flip(
+        Schema.decodeUnknown(M2MClientsGetResponse)({
+          ...envelope,
+          m2m_client: { ...wireClient, trusted_metadata: deep }
+        })
+      )
+      const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
+      expect(issue?.path).toEqual(["m2m_client", "trusted_metadata"])
+      expect(issue?.message).toBe("must be a JSON object or null, at most 1000 levels deep")
     }))
 
   it.effect("a body of the wrong shape fails to decode", () =>

@@ -9,6 +9,13 @@ const nested = (depth: number) => {
   return value
 }
 
+/** `[[[...]]]`, `depth` arrays deep. */
+const nestedList = (depth: number) => {
+  let value: Array<unknown> = []
+  for (let level = 1; level < depth; level++) value = [value]
+  return value
+}
+
 // Each rule of the request schemas: what breaks it, the field it names and the rule it states.
 const rejected = [
   ["create", { scopes: "read" }, "scopes", "must be ReadonlyArray<Scope>"],
@@ -39,6 +46,15 @@ const rejected = [
   ["get", { client_id: "\ud83d" }, "client_id", "must be well-formed Unicode"],
   ["create", { scopes: [], client_id: "a\udc00" }, "client_id", "must be well-formed Unicode"],
   ["create", { scopes: [], client_name: 7 }, "client_name", "must be string"],
+  // Refused before the schema, whose message would print the value and overflow the stack doing it.
+  ["create", { scopes: [], client_name: nestedList(3000) }, "client_name", "must not nest deeper than 100 levels"],
+  ["search", { query: { operator: "AND", operands: nestedList(200) } }, "query", "must not nest deeper than 100"],
+  [
+    "create",
+    { scopes: [], client_secret: Redacted.make("long-enough-\ud800") },
+    "client_secret",
+    "must be well-formed Unicode"
+  ],
   ["get", {}, "client_id", "is missing"],
   ["get", { client_id: "" }, "client_id", "must be a non-empty string"],
   ["get", { client_id: ".." }, "client_id", "must not be \".\" or \"..\""],
@@ -81,7 +97,11 @@ const accepted = [
   ["update", { client_id: "c", status: "inactive", scopes: [] }],
   ["search", {}],
   ["search", { limit: 1 }],
-  ["search", { limit: 1000, cursor: "", query: { operator: "AND", operands: [] } }]
+  ["search", { limit: 1000, cursor: "", query: { operator: "AND", operands: [] } }],
+  // Only the operator is required.
+  ["search", { query: { operator: "OR" } }],
+  // An optional field given as undefined is not given, metadata included.
+  ["update", { client_id: "c", client_name: undefined, trusted_metadata: undefined }]
 ] as const
 
 describe("request validation", () => {
@@ -94,6 +114,8 @@ describe("request validation", () => {
       expect(error.field).toBe(field)
       expect(error.rule.startsWith(rule)).toBe(true)
       expect(error.message).toContain(`${field} ${rule}`)
+      // The rule states what was expected, never the value that was sent.
+      expect(error.rule).not.toContain("actual")
     }))
 
   it.effect.each(accepted)("%s accepts %j", ([key, request]) =>

@@ -28,7 +28,8 @@ import {
   M2MClientWithNextClientSecret,
   Operations,
   projectEnvironment,
-  ResultsMetadata
+  ResultsMetadata,
+  validateRequest
 } from "@stytch-effect/core"
 import { Context, Effect, Either, HashMap, Layer, Option, Redacted, Ref } from "effect"
 import { ClientCredentials } from "./ClientCredentials.js"
@@ -298,6 +299,18 @@ export const make = (options: MemoryOptions = {}): Effect.Effect<MemoryStore> =>
     for (const seed of options.seed ?? []) {
       const client_id = seed.client_id ?? (yield* generatedId)
       const fields = { ...seed, client_id, scopes: seed.scopes ?? [] }
+      // The schemas every request passes first, as a create's would (status and the next secret too).
+      const { next_client_secret, status, ...asCreate } = fields
+      const shape = yield* Effect.either(Effect.all([
+        validateRequest(Operations.create, asCreate),
+        ...(next_client_secret === undefined ? [] : [
+          validateRequest(Operations.create, { scopes: [], client_secret: next_client_secret })
+        ]),
+        ...(status === undefined ? [] : [validateRequest(Operations.update, { client_id, status })])
+      ]))
+      if (Either.isLeft(shape)) {
+        return yield* Effect.dieMessage(`seed client ${client_id} breaks a rule: ${shape.left.message}`)
+      }
       const secrets = seed.next_client_secret === undefined
         ? [seed.client_secret]
         : [seed.client_secret, seed.next_client_secret]

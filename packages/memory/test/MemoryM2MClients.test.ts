@@ -251,6 +251,25 @@ describe("seed", () => {
       message: "seed client scoped breaks a rule"
     },
     {
+      when: "a path-breaking id",
+      seed: [{ client_id: "..", client_secret: Redacted.make("Seeded-Secret-Ok-4321") }],
+      message: "seed client .. breaks a rule: M2MClients.create: client_id must not be"
+    },
+    {
+      when: "an unknown status",
+      seed: [{ client_id: "odd", client_secret: Redacted.make("Seeded-Secret-Ok-4321"), status: "bogus" as never }],
+      message: "seed client odd breaks a rule: M2MClients.update: status must be"
+    },
+    {
+      when: "metadata nested too deep",
+      seed: [{
+        client_id: "deep",
+        client_secret: Redacted.make("Seeded-Secret-Ok-4321"),
+        trusted_metadata: JSON.parse("{\"a\":".repeat(70) + "{}" + "}".repeat(70))
+      }],
+      message: "seed client deep breaks a rule: M2MClients.create: trusted_metadata must be a JSON object"
+    },
+    {
       when: "an id twice",
       seed: [
         { client_id: "twin", client_secret: Redacted.make("Seeded-Secret-Ok-4321") },
@@ -269,6 +288,31 @@ describe("seed", () => {
         for (const client of seed) expect(printed).not.toContain(Redacted.value(client.client_secret))
       })
   )
+})
+
+describe("what callers hold", () => {
+  it.effect("cannot change the store: the request's lists and metadata, nor the response's", () =>
+    Effect.gen(function*() {
+      const { clients } = yield* make()
+      const scopes = ["read"]
+      const trusted_metadata = { team: "billing", nested: { tier: 1 } }
+      const created = yield* clients.create({ client_id: "held", scopes, trusted_metadata })
+      scopes.push("admin")
+      trusted_metadata.team = "other"
+      trusted_metadata.nested.tier = 2
+      const { m2m_client } = yield* clients.get({ client_id: "held" })
+      expect(m2m_client.scopes).toEqual(["read"])
+      expect(m2m_client.trusted_metadata).toEqual({ team: "billing", nested: { tier: 1 } })
+      // What a response hands out is frozen: a plain-JavaScript caller cannot write through it either.
+      expect(() => (created.m2m_client.scopes as Array<string>).push("admin")).toThrow(TypeError)
+      expect(() => {
+        ;(m2m_client.trusted_metadata.nested as Record<string, unknown>).tier = 3
+      }).toThrow(TypeError)
+      const admins = yield* clients.search({
+        query: { operator: "AND", operands: [{ filter_name: "scopes", filter_value: ["admin"] }] }
+      })
+      expect(admins.m2m_clients).toHaveLength(0)
+    }))
 })
 
 describe("custom secrets", () => {

@@ -12,7 +12,7 @@
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import type { AnyApiError, InvalidRequest, Operation } from "@stytch-effect/core"
-import { invalidRequest, M2MClients, Operations, projectEnvironment } from "@stytch-effect/core"
+import { decodeRequest, M2MClients, Operations, projectEnvironment } from "@stytch-effect/core"
 import { Cause, Context, Data, Effect, Random, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import type * as Http from "node:http"
@@ -191,12 +191,9 @@ export const makeApp = (options: AppOptions) =>
         }
 
         const body = op.method === "GET" || op.method === "DELETE" ? {} : yield* readBody(request)
-        const decoded = yield* Schema.decodeUnknown(op.request)(client_id === undefined ? body : { ...body, client_id })
-          .pipe(
-            Effect.mapError((error) =>
-              new Refused({ answer: invalidRequestAnswer(invalidRequest(op.name, error), body) })
-            )
-          )
+        const decoded = yield* decodeRequest(op, client_id === undefined ? body : { ...body, client_id }).pipe(
+          Effect.mapError((error) => new Refused({ answer: invalidRequestAnswer(error, body) }))
+        )
         const outcome = yield* Effect.either(call(clients, name, decoded))
 
         if (decision._tag === "Drop") return yield* dropConnection(request)

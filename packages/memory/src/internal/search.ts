@@ -41,11 +41,12 @@ const operandPredicate = (operand: M2MSearchOperand): Predicate => {
 
 /** The query as a predicate; `undefined` when it filters nothing out (no query, or no operands). */
 const predicateOf = (query: M2MSearchQuery | undefined): Either.Either<Predicate | undefined, Violation> => {
-  if (query === undefined || query.operands.length === 0) return Either.right(undefined)
-  if (query.operands.some((operand) => operand.filter_value.length === 0)) {
+  const operands = query?.operands ?? []
+  if (query === undefined || operands.length === 0) return Either.right(undefined)
+  if (operands.some((operand) => operand.filter_value.length === 0)) {
     return Either.left(violations.missingFilterValue)
   }
-  const predicates = query.operands.map(operandPredicate)
+  const predicates = operands.map(operandPredicate)
   return Either.right(
     query.operator === "AND"
       ? (client) => predicates.every((matches) => matches(client))
@@ -53,11 +54,16 @@ const predicateOf = (query: M2MSearchQuery | undefined): Either.Either<Predicate
   )
 }
 
-/** Filtered totals by snapshot: a new snapshot (any change) drops its predecessor's counts with it. */
+/**
+ * Filtered totals by snapshot: a new snapshot (any change) drops its predecessor's counts with it. A
+ * snapshot keeps the counts of its last few queries only, so distinct queries (each key holds its whole
+ * query) cannot pile up while the store is not written to.
+ */
 const totals = new WeakMap<State, Map<string, number>>()
+const queriesCounted = 8
 
 const countMatches = (state: State, query: M2MSearchQuery, matches: Predicate): number => {
-  const key = JSON.stringify([query.operator, query.operands])
+  const key = JSON.stringify([query.operator, query.operands ?? []])
   let counts = totals.get(state)
   if (counts === undefined) {
     counts = new Map()
@@ -67,6 +73,7 @@ const countMatches = (state: State, query: M2MSearchQuery, matches: Predicate): 
   if (total === undefined) {
     total = 0
     for (const stored of RedBlackTree.values(state.byCreation)) if (matches(stored.client)) total++
+    if (counts.size >= queriesCounted) counts.delete(counts.keys().next().value!)
     counts.set(key, total)
   }
   return total

@@ -68,11 +68,27 @@ export const view = (
     client_name: fields.client_name,
     client_description: fields.client_description,
     status: fields.status,
-    scopes: fields.scopes,
+    scopes: owned(fields.scopes),
     client_secret_last_four: secret.last_four,
     next_client_secret_last_four: nextSecret?.last_four ?? null,
-    trusted_metadata: fields.trusted_metadata
+    trusted_metadata: owned(fields.trusted_metadata)
   }, { disableValidation: true })
+
+/**
+ * A frozen deep copy of a list or object that came from a caller, so that neither what the caller
+ * keeps nor what a response hands out can change the store behind its `Ref`. A frozen value is already
+ * the store's own (a rotation rebuilds the view from the stored one), and is kept as it is.
+ */
+const owned = <A extends object>(value: A): A => {
+  if (Object.isFrozen(value)) return value
+  const copy = structuredClone(value)
+  const pending: Array<object> = [copy]
+  while (pending.length > 0) {
+    const next = Object.freeze(pending.pop()!)
+    for (const item of Object.values(next)) if (typeof item === "object" && item !== null) pending.push(item)
+  }
+  return copy
+}
 
 export const insert = (fields: NewClient) => (state: State): Step<StoredClient> => {
   if (HashMap.has(state.byId, fields.client_id)) return [Either.left(violations.duplicateClientId), state]
