@@ -10,6 +10,7 @@ import { M2MClients } from "@stytch-effect/core"
 import { MemoryM2MClients } from "@stytch-effect/memory"
 import { Chunk, Context, Effect, Layer, Redacted, Ref, Stream } from "effect"
 import * as Emulator from "../src/index.js"
+import { unparsableRequestAnswer } from "../src/internal/answers.js"
 import type { Method } from "./support.js"
 import { basic, expectError, provideEmulator, requestIdPattern, seedClient, send, snapshot } from "./support.js"
 
@@ -185,6 +186,25 @@ describe("request bodies", () => {
       yield* seedClient("reader")
       expect((yield* send("GET", "/v1/m2m/clients/reader", { raw: "not json" })).status).toBe(200)
     }).pipe(provideEmulator()))
+})
+
+describe("requests Node's parser refuses", () => {
+  it.each(
+    [
+      ["HPE_HEADER_OVERFLOW", 431, "request_header_fields_too_large"],
+      ["ERR_HTTP_REQUEST_TIMEOUT", 408, "request_timeout"],
+      ["HPE_INVALID_METHOD", 400, "bad_request"]
+    ] as const
+  )("%s is answered %i %s, in Stytch's shape", (code, status, errorType) => {
+    const [head, body] = unparsableRequestAnswer(code, "request-id-test-1").split("\r\n\r\n")
+    expect(head).toMatch(new RegExp(`^HTTP/1.1 ${status} `))
+    expect(head).toContain("connection: close")
+    expect(JSON.parse(body!)).toMatchObject({
+      status_code: status,
+      error_type: errorType,
+      request_id: "request-id-test-1"
+    })
+  })
 })
 
 describe("routes", () => {

@@ -13,6 +13,7 @@
  * | 400 | `m2m_client_invalid_client_id` | the `client_id` in the path is not validly percent-encoded |
  * | 404 | `route_not_found` | no endpoint has this path |
  * | 405 | `method_not_allowed` | an endpoint has this path, not with this method (the `Allow` header lists the methods it has) |
+ * | 408 | `request_timeout` | the request did not arrive whole within Node's request timeout |
  * | 413 | `request_too_large` | the body is over the emulator's size limit |
  * | 415 | `unsupported_content_type` | a body was sent without `Content-Type: application/json` |
  * | 431 | `request_header_fields_too_large` | the request line and headers are over Node's 16 KiB |
@@ -52,7 +53,8 @@ export const respondError = (answer: ErrorAnswer, requestId: string): HttpServer
 
 /**
  * The whole HTTP answer, as bytes for a bare socket, to a request Node's parser refused before any
- * handler saw it: a head over Node's 16 KiB limit (431), or a malformed request line (400).
+ * handler saw it: a head over Node's 16 KiB limit (431), a request that did not arrive within Node's
+ * request timeout (408), or a malformed request line (400).
  */
 export const unparsableRequestAnswer = (parserCode: string | undefined, requestId: string): string => {
   const answer: ErrorAnswer = parserCode === "HPE_HEADER_OVERFLOW"
@@ -60,6 +62,12 @@ export const unparsableRequestAnswer = (parserCode: string | undefined, requestI
       status_code: 431,
       error_type: "request_header_fields_too_large",
       error_message: "The request line and headers are over the limit of 16 KiB."
+    }
+    : parserCode === "ERR_HTTP_REQUEST_TIMEOUT"
+    ? {
+      status_code: 408,
+      error_type: "request_timeout",
+      error_message: "The request did not arrive whole in time."
     }
     : badRequest("The request is not valid HTTP: check the request line and percent-encode the path.")
   const body = JSON.stringify(errorBody(answer, requestId))
