@@ -210,8 +210,10 @@ export const make = (options: MemoryOptions = {}): Effect.Effect<MemoryStore> =>
                     client_name: request.client_name ?? stored.client.client_name,
                     client_description: request.client_description ?? stored.client.client_description,
                     status: request.status ?? stored.client.status,
-                    scopes: request.scopes ?? stored.client.scopes,
-                    trusted_metadata: request.trusted_metadata ?? stored.client.trusted_metadata
+                    scopes: request.scopes === undefined ? stored.client.scopes : State.owned(request.scopes),
+                    trusted_metadata: request.trusted_metadata === undefined
+                      ? stored.client.trusted_metadata
+                      : State.owned(request.trusted_metadata)
                   },
                   stored.secret,
                   stored.next_secret

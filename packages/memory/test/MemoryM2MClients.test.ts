@@ -313,6 +313,16 @@ describe("what callers hold", () => {
       })
       expect(admins.m2m_clients).toHaveLength(0)
     }))
+
+  it.effect("cannot change the store through objects it froze only on the surface", () =>
+    Effect.gen(function*() {
+      const { clients } = yield* make()
+      const nested = { tier: 1 }
+      yield* clients.create({ client_id: "shallow", scopes: [], trusted_metadata: Object.freeze({ nested }) })
+      nested.tier = 2
+      const { m2m_client } = yield* clients.get({ client_id: "shallow" })
+      expect(m2m_client.trusted_metadata).toEqual({ nested: { tier: 1 } })
+    }))
 })
 
 describe("custom secrets", () => {

@@ -68,19 +68,18 @@ export const view = (
     client_name: fields.client_name,
     client_description: fields.client_description,
     status: fields.status,
-    scopes: owned(fields.scopes),
+    scopes: fields.scopes,
     client_secret_last_four: secret.last_four,
     next_client_secret_last_four: nextSecret?.last_four ?? null,
-    trusted_metadata: owned(fields.trusted_metadata)
+    trusted_metadata: fields.trusted_metadata
   }, { disableValidation: true })
 
 /**
  * A frozen deep copy of a list or object that came from a caller, so that neither what the caller
- * keeps nor what a response hands out can change the store behind its `Ref`. A frozen value is already
- * the store's own (a rotation rebuilds the view from the stored one), and is kept as it is.
+ * keeps nor what a response hands out can change the store behind its `Ref`. Taken where a caller's
+ * value enters the store (a new client, an update); a rotation reuses the stored copies as they are.
  */
-const owned = <A extends object>(value: A): A => {
-  if (Object.isFrozen(value)) return value
+export const owned = <A extends object>(value: A): A => {
   const copy = structuredClone(value)
   const pending: Array<object> = [copy]
   while (pending.length > 0) {
@@ -94,7 +93,11 @@ export const insert = (fields: NewClient) => (state: State): Step<StoredClient> 
   if (HashMap.has(state.byId, fields.client_id)) return [Either.left(violations.duplicateClientId), state]
   const stored: StoredClient = {
     sequence: state.nextSequence,
-    client: view(fields, fields.secret, fields.next_secret),
+    client: view(
+      { ...fields, scopes: owned(fields.scopes), trusted_metadata: owned(fields.trusted_metadata) },
+      fields.secret,
+      fields.next_secret
+    ),
     secret: fields.secret,
     next_secret: fields.next_secret
   }
