@@ -149,6 +149,53 @@ export class ApiError extends Schema.TaggedError<ApiError>("@stytch-effect/core/
   }
 }
 
+// The token endpoint's OAuth2 errors (RFC 6749 section 5.2), each a class of its own.
+
+/** `invalid_client`: the client id and secret do not belong together, or the client does not exist. */
+export class InvalidClientCredentials
+  extends Schema.TaggedError<InvalidClientCredentials>("@stytch-effect/core/InvalidClientCredentials")(
+    "InvalidClientCredentials",
+    apiErrorFields
+  )
+{
+  override get message() {
+    return describeApiError(this)
+  }
+}
+
+/** `invalid_scope`: a scope asked for that the client does not hold. */
+export class ScopeNotGranted extends Schema.TaggedError<ScopeNotGranted>("@stytch-effect/core/ScopeNotGranted")(
+  "ScopeNotGranted",
+  apiErrorFields
+) {
+  override get message() {
+    return describeApiError(this)
+  }
+}
+
+/**
+ * `unauthorized_client`: the credentials are right but the client may not get tokens, as an inactive
+ * client may not. Reactivate it (`update` with `status: "active"`) to get tokens again.
+ */
+export class ClientInactive extends Schema.TaggedError<ClientInactive>("@stytch-effect/core/ClientInactive")(
+  "ClientInactive",
+  apiErrorFields
+) {
+  override get message() {
+    return describeApiError(this)
+  }
+}
+
+/** `invalid_grant` or `unsupported_grant_type`: the request's grant is not `client_credentials`. */
+export class InvalidGrant extends Schema.TaggedError<InvalidGrant>("@stytch-effect/core/InvalidGrant")(
+  "InvalidGrant",
+  apiErrorFields
+) {
+  override get message() {
+    return describeApiError(this)
+  }
+}
+
 /** The request broke a rule of its schema; nothing was sent. */
 export class InvalidRequest extends Schema.TaggedError<InvalidRequest>("@stytch-effect/core/InvalidRequest")(
   "InvalidRequest",
@@ -234,6 +281,10 @@ export type ApiErrorClass =
   | typeof SecretAlreadyRotating
   | typeof SecretNotRotating
   | typeof InvalidSearchQuery
+  | typeof InvalidClientCredentials
+  | typeof ScopeNotGranted
+  | typeof ClientInactive
+  | typeof InvalidGrant
   | typeof Unauthorized
   | typeof RateLimited
   | typeof ServerError
@@ -259,6 +310,12 @@ export const errorTypes: { readonly [errorType: string]: ApiErrorClass } = {
   m2m_search_filter_name_must_be_string: InvalidSearchQuery,
   // Not in Stytch's table; our memory layer and emulator answer it for a cursor they did not issue.
   invalid_search_cursor: InvalidSearchQuery,
+  // The token endpoint's OAuth2 names.
+  invalid_client: InvalidClientCredentials,
+  invalid_scope: ScopeNotGranted,
+  unauthorized_client: ClientInactive,
+  invalid_grant: InvalidGrant,
+  unsupported_grant_type: InvalidGrant,
   unauthorized_credentials: Unauthorized,
   invalid_secret_authentication: Unauthorized,
   invalid_project_id_authentication: Unauthorized,

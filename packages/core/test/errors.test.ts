@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
-import { ErrorBody, errorTypes, fromApiErrorFields, Operations, toErrorBody } from "../src/index.js"
+import { ErrorBody, errorTypes, fromApiErrorFields, Operations, toErrorBody, tokenOperation } from "../src/index.js"
 
 const fields = (error_type: string, status_code: number) => ({
   status_code,
@@ -34,6 +34,14 @@ const documented = [
   ["too_many_requests", 429, "RateLimited", Operations.delete],
   ["internal_server_error", 500, "ServerError", Operations.update],
   ["server_unavailable", 503, "ServerError", Operations.rotate],
+  // The token endpoint's OAuth2 errors.
+  ["invalid_client", 400, "InvalidClientCredentials", tokenOperation],
+  ["invalid_scope", 400, "ScopeNotGranted", tokenOperation],
+  ["unauthorized_client", 400, "ClientInactive", tokenOperation],
+  ["invalid_grant", 400, "InvalidGrant", tokenOperation],
+  ["unsupported_grant_type", 400, "InvalidGrant", tokenOperation],
+  // An OAuth2 error only the token endpoint answers is a general error anywhere else.
+  ["invalid_client", 400, "ApiError", Operations.get],
   // Documented, but not worth a class of their own: the general error keeps the type.
   ["m2m_client_invalid_client_name", 400, "ApiError", Operations.create],
   ["invalid_m2m_client_status", 400, "ApiError", Operations.update],
