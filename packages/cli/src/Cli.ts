@@ -1,0 +1,64 @@
+/**
+ * `stytch-m2m`: the command tree, and `main`, which runs it on a command line and answers the exit code.
+ *
+ * ```
+ * stytch-m2m [--emulator]
+ *   clients  list | get | create | update | activate | deactivate | delete
+ *   secrets  rotate | rotate-start | rotate-finish | rotate-cancel
+ * ```
+ *
+ * Each group of commands is given the services it needs where it is attached to the root, from the
+ * root's options (`--emulator`), so a command that needs none (`--help`, `--version`) reads no
+ * credentials. The `token` and `verify` commands attach beside `clients` and `secrets` the same way,
+ * with the token and verifier services beside `M2MClients`.
+ */
+import { Command, Options, ValidationError } from "@effect/cli"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { Console, Effect, Layer } from "effect"
+import { clientsCommand } from "./internal/clients.js"
+import { fromConfig, fromEmulator, promptTerminal } from "./internal/environment.js"
+import { describeFailure, ExitCode, exitCodeOf, UsageError } from "./internal/errors.js"
+import { secretsCommand } from "./internal/secrets.js"
+import { version } from "./internal/version.js"
+
+export { ExitCode } from "./internal/errors.js"
+
+const root = Command.make("stytch-m2m", {
+  emulator: Options.boolean("emulator").pipe(
+    Options.withDescription(
+      "Run against a throwaway emulator inside this process, seeded with demo clients: no account, nothing kept"
+    )
+  )
+})
+
+/** `M2MClients` as the root's options say: over Stytch with the environment's credentials, or the emulator. */
+const clientServices = Layer.unwrapEffect(Effect.map(root, ({ emulator }) => emulator ? fromEmulator : fromConfig))
+
+export const command = root.pipe(
+  Command.withHandler(() =>
+    new UsageError({ message: "name a command: clients or secrets (stytch-m2m --help lists them)" })
+  ),
+  Command.withDescription("Operate Stytch M2M clients: list, create, update, delete them and rotate their secrets"),
+  Command.withSubcommands([
+    clientsCommand.pipe(Command.provide(clientServices)),
+    secretsCommand.pipe(Command.provide(clientServices))
+  ])
+)
+
+const cli = Command.run(command, { name: "stytch-m2m", version })
+
+/**
+ * Runs a command line (`process.argv`) and answers its exit code. Every failure ends here as one line on
+ * standard error (usage errors have had their help printed by `@effect/cli` already).
+ */
+export const main = (argv: ReadonlyArray<string>): Effect.Effect<ExitCode> =>
+  cli(argv).pipe(
+    Effect.as(ExitCode.ok),
+    Effect.catchAll((error) =>
+      ValidationError.isValidationError(error)
+        ? Effect.succeed(ExitCode.usage)
+        : Effect.as(Console.error(`stytch-m2m: ${describeFailure(error)}`), exitCodeOf(error))
+    ),
+    Effect.provide(promptTerminal),
+    Effect.provide(NodeContext.layer)
+  )
