@@ -1,0 +1,284 @@
+/**
+ * A cache of M2M access tokens over `M2MTokens`, which no Stytch SDK has: every SDK posts to the token
+ * endpoint on every call. Provide `M2MTokenCache.layer()` once and ask it for tokens as often as you
+ * like; it asks `M2MTokens` for one token per client, scope set and extra parameters, and only again
+ * when that token nears its expiry.
+ *
+ * The rules, each pinned by a test in `test/M2MTokenCache.test.ts`:
+ * - one token per key, reused until its refresh point (see `refreshBefore`);
+ * - single flight: however many callers ask for the same token at once, one request is made;
+ * - a token past its refresh point but still valid is served at once while one background request
+ *   replaces it; only a caller that finds no valid token waits;
+ * - a failed request is never kept as if it were a token: the next caller tries again, after a backoff
+ *   that doubles with each failure in a row; a failed background refresh keeps serving the valid token;
+ * - a token's expiry is counted from when its request was sent (or its `exp`, if earlier), never from
+ *   when the answer arrived, so a slow answer cannot stretch a token's life past the server's;
+ * - `invalidate` drops a token a downstream refused; at most `capacity` keys are kept, the least
+ *   recently used evicted first;
+ * - the background requests are fibers of the layer's scope: closing it interrupts them.
+ */
+import {
+  Cache,
+  Clock,
+  Context,
+  DateTime,
+  Duration,
+  Effect,
+  Encoding,
+  Exit,
+  type Fiber,
+  FiberSet,
+  Layer,
+  Option,
+  Redacted,
+  type Scope,
+  SynchronizedRef
+} from "effect"
+import { validateRequest } from "./M2MClients.js"
+import { M2MToken, type M2MTokenRequest, M2MTokens, type TokenError, tokenOperation } from "./M2MTokens.js"
+
+export interface M2MTokenCacheOptions {
+  /** How many keys (client, scope set, extra parameters, secret) are kept; least recently used go first. Default 1000. */
+  readonly capacity?: number | undefined
+  /**
+   * How long before its expiry a token is replaced in the background, at most half its life. Default
+   * 5 minutes (as Google's and AWS's SDKs): time for a token call that retries through a few 30-second
+   * timeouts, and for a token-endpoint outage of minutes to pass while the valid token is still served.
+   * The half-life cap keeps a short-lived token from being replaced on every call.
+   */
+  readonly refreshBefore?: Duration.DurationInput | undefined
+  /**
+   * How long before its expiry a token is no longer served, at most a tenth of its life. Default 30
+   * seconds: room for a verifier whose clock runs ahead of ours and for the call that carries the token
+   * to reach it. A caller that finds only such a token waits for a new one.
+   */
+  readonly expiryMargin?: Duration.DurationInput | undefined
+  /** The wait after a failed request before the next one; it doubles with each failure in a row. Default 250 ms. */
+  readonly backoff?: Duration.DurationInput | undefined
+  /** The longest wait after failures in a row. Default 10 seconds. */
+  readonly maxBackoff?: Duration.DurationInput | undefined
+}
+
+export declare namespace M2MTokenCache {
+  export interface Service {
+    /**
+     * A token for the request: the cached one while it is fresh, else a new one from `M2MTokens`.
+     * Fails as `M2MTokens.token` does, with the error of the request that was made for this caller
+     * (or that this caller joined).
+     */
+    readonly token: (request: M2MTokenRequest) => Effect.Effect<M2MToken, TokenError>
+    /**
+     * Drops a token a downstream refused, so the next caller gets a new one. Given a token, it drops it
+     * only if it is still the one cached (a refusal of a token already replaced changes nothing); given
+     * a request, it drops whatever token is cached for it.
+     */
+    readonly invalidate: (refused: M2MTokenRequest | M2MToken) => Effect.Effect<void>
+  }
+}
+
+/** A token as the cache holds it, with the instants (epoch milliseconds) that decide its use. */
+interface Held {
+  readonly token: M2MToken
+  /** When its request was sent: its life is counted from here. */
+  readonly sentAt: number
+  /** From here on, a caller triggers a background refresh. */
+  readonly refreshAt: number
+  /** From here on, it is not served: callers wait for a new one. */
+  readonly staleAt: number
+}
+
+/** What the cache knows about one key. Updated under the `SynchronizedRef`'s lock. */
+interface Entry {
+  readonly held: Held | undefined
+  /** The one request in flight for this key, which callers without a valid token join. */
+  readonly pending: Fiber.RuntimeFiber<M2MToken, TokenError> | undefined
+  /** Failed requests in a row, for the backoff. */
+  readonly failures: number
+  /** No request before this instant. */
+  readonly retryAt: number
+}
+
+const emptyEntry: Entry = { held: undefined, pending: undefined, failures: 0, retryAt: 0 }
+
+/** The cache key: the secret enters it only as a SHA-256 digest, so the cache holds no secret. */
+const keyOf = (request: M2MTokenRequest, secretDigest: string): string =>
+  JSON.stringify([
+    request.client_id,
+    // As a set: order and repeats do not make another token, and no scopes means every scope.
+    [...new Set(request.scopes ?? [])].sort(),
+    Object.entries(request.extra ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    secretDigest
+  ])
+
+/**
+ * The cache over the `M2MTokens` in context; its background requests live in the current scope.
+ *
+ * Effect's `Cache` keeps the keys (capacity, least recently used evicted, one entry made per key
+ * however many ask at once). It cannot hold the tokens themselves: its `refresh` replaces a valid value
+ * with a failed lookup's failure, its time to live is counted from when the lookup ended (not from when
+ * the request was sent), and it has no backoff. So each key's value is an `Entry` in a `SynchronizedRef`
+ * whose transitions below carry those rules. A request is a fiber of a `FiberSet` that callers join:
+ * a caller that stops waiting does not stop the request the others wait for.
+ */
+const make = (options: M2MTokenCacheOptions = {}): Effect.Effect<M2MTokenCache.Service, never, M2MTokens | Scope.Scope> =>
+  Effect.gen(function*() {
+    const tokens = yield* M2MTokens
+    const fibers = yield* FiberSet.make<M2MToken, TokenError>()
+    const refreshBefore = Duration.toMillis(options.refreshBefore ?? Duration.minutes(5))
+    const expiryMargin = Duration.toMillis(options.expiryMargin ?? Duration.seconds(30))
+    const backoff = Duration.toMillis(options.backoff ?? Duration.millis(250))
+    const maxBackoff = Duration.toMillis(options.maxBackoff ?? Duration.seconds(10))
+    // Effect's Schedule is made to drive retries from one fiber; these waits count from a failure
+    // shared by every later caller of the key, so they are computed here.
+    const backoffAfter = (failures: number) => Math.min(maxBackoff, backoff * 2 ** Math.min(failures - 1, 30))
+
+    const entries = yield* Cache.make({
+      capacity: options.capacity ?? 1000,
+      timeToLive: Duration.infinity,
+      lookup: (_: string) => SynchronizedRef.make(emptyEntry)
+    })
+    // Which entry a handed-out token came from, for `invalidate(token)`; weak, so it keeps no token alive.
+    const origins = new WeakMap<M2MToken, SynchronizedRef.SynchronizedRef<Entry>>()
+    // A caller usually passes the same Redacted secret every time: hash it once.
+    const digests = new WeakMap<Redacted.Redacted<string>, string>()
+
+    const digestOf = (secret: Redacted.Redacted<string>) => {
+      const known = digests.get(secret)
+      if (known !== undefined) return Effect.succeed(known)
+      return Effect.promise(() => crypto.subtle.digest("SHA-256", new TextEncoder().encode(Redacted.value(secret))))
+        .pipe(Effect.map((digest) => {
+          const hex = Encoding.encodeHex(new Uint8Array(digest))
+          digests.set(secret, hex)
+          return hex
+        }))
+    }
+
+    const entryOf = (request: M2MTokenRequest) =>
+      Effect.flatMap(digestOf(request.client_secret), (digest) => entries.get(keyOf(request, digest)))
+
+    const hold = (token: M2MToken, sentAt: number): Held => {
+      const expiresAt = Math.min(sentAt + token.expires_in * 1000, DateTime.toEpochMillis(token.expires_at))
+      const life = Math.max(0, expiresAt - sentAt)
+      const staleAt = expiresAt - Math.min(expiryMargin, life / 10)
+      return { token, sentAt, staleAt, refreshAt: Math.min(staleAt, expiresAt - Math.min(refreshBefore, life / 2)) }
+    }
+
+    /** One request for the entry, as the fiber that callers join; it records its outcome on exit. */
+    const request = (
+      entry: SynchronizedRef.SynchronizedRef<Entry>,
+      tokenRequest: M2MTokenRequest,
+      background: boolean
+    ): Effect.Effect<M2MToken, TokenError> => {
+      let sentAt = 0
+      return Effect.gen(function*() {
+        const { retryAt } = yield* SynchronizedRef.get(entry)
+        const wait = retryAt - (yield* Clock.currentTimeMillis)
+        if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
+        sentAt = yield* Clock.currentTimeMillis
+        return yield* tokens.token(tokenRequest)
+      }).pipe(
+        Effect.onExit((exit) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            SynchronizedRef.update(entry, (current): Entry => {
+              const settled = { ...current, pending: undefined }
+              if (Exit.isSuccess(exit)) {
+                origins.set(exit.value, entry)
+                return { held: hold(exit.value, sentAt), pending: undefined, failures: 0, retryAt: 0 }
+              }
+              // An interrupted request (the layer closing) is no failure of the token endpoint.
+              if (Exit.isInterrupted(exit)) return settled
+              const failures = current.failures + 1
+              return { ...settled, failures, retryAt: now + backoffAfter(failures) }
+            })
+          ).pipe(
+            // A background failure has no caller to report to; the valid token is still served.
+            Effect.zipRight(
+              background && Exit.isFailure(exit) && !Exit.isInterrupted(exit)
+                ? Effect.logWarning("M2MTokenCache: a background token refresh failed; the current token is served until it expires", exit.cause).pipe(
+                  Effect.annotateLogs("m2m.client_id", tokenRequest.client_id)
+                )
+                : Effect.void
+            )
+          )
+        )
+      )
+    }
+
+    // Awaited after the lock is released. A caller interrupted while waiting stops waiting, not the
+    // request; unlike `Fiber.join`, awaiting does not take on the request fiber's FiberRefs.
+    const awaitRequest = (fiber: Fiber.RuntimeFiber<M2MToken, TokenError>) => Effect.flatten(fiber.await)
+
+    /** The slow path, under the entry's lock: decide whether to serve, start a request, or join one. */
+    const decide = (entry: SynchronizedRef.SynchronizedRef<Entry>, tokenRequest: M2MTokenRequest) =>
+      SynchronizedRef.modifyEffect(entry, (current) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          // A request fiber that ended without recording its exit (interrupted before it began) is gone.
+          const pending = current.pending?.unsafePoll() === null ? current.pending : undefined
+          const { held } = current
+          if (held !== undefined && now < held.staleAt) {
+            if (now < held.refreshAt || pending !== undefined || now < current.retryAt) {
+              return [Effect.succeed(held.token), current] as const
+            }
+            const fiber = yield* FiberSet.run(fibers, request(entry, tokenRequest, true))
+            return [Effect.succeed(held.token), { ...current, pending: fiber }] as const
+          }
+          if (pending !== undefined) return [awaitRequest(pending), current] as const
+          const fiber = yield* FiberSet.run(fibers, request(entry, tokenRequest, false))
+          return [awaitRequest(fiber), { ...current, pending: fiber }] as const
+        })).pipe(Effect.flatten)
+
+    const token = (tokenRequest: M2MTokenRequest): Effect.Effect<M2MToken, TokenError> =>
+      Effect.suspend(() => validateRequest(tokenOperation, tokenRequest)).pipe(
+        Effect.flatMap(entryOf),
+        Effect.flatMap((entry) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.flatMap(SynchronizedRef.get(entry), ({ held }) =>
+              // The hot path takes no lock: a fresh token is served as it is.
+              held !== undefined && now < held.refreshAt ? Effect.succeed(held.token) : decide(entry, tokenRequest)
+            ))
+        )
+      )
+
+    const drop = (entry: SynchronizedRef.SynchronizedRef<Entry>, refused?: M2MToken) =>
+      SynchronizedRef.update(entry, (current): Entry => {
+        const { held } = current
+        if (held === undefined || (refused !== undefined && held.token !== refused)) return current
+        // At most one token per `backoff` by invalidation, so a downstream that refuses every token
+        // cannot turn each of its refusals into a token request.
+        return { ...current, held: undefined, retryAt: Math.max(current.retryAt, held.sentAt + backoff) }
+      })
+
+    const invalidate = (refused: M2MTokenRequest | M2MToken): Effect.Effect<void> => {
+      if (refused instanceof M2MToken) {
+        const entry = origins.get(refused)
+        return entry === undefined ? Effect.void : drop(entry, refused)
+      }
+      return Effect.suspend(() => validateRequest(tokenOperation, refused)).pipe(
+        Effect.flatMap((request) =>
+          Effect.flatMap(digestOf(request.client_secret), (digest) => entries.getOptionComplete(keyOf(request, digest)))
+        ),
+        Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: (entry) => drop(entry) })),
+        // An invalid request has no token cached under it: nothing to drop.
+        Effect.catchAll(() => Effect.void)
+      )
+    }
+
+    return M2MTokenCache.of({ token, invalidate })
+  })
+
+/**
+ * The token cache over the `M2MTokens` the app provides (http or memory). Its background requests live
+ * in the layer's scope.
+ */
+const layer = (options?: M2MTokenCacheOptions): Layer.Layer<M2MTokenCache, never, M2MTokens> =>
+  Layer.scoped(M2MTokenCache, make(options))
+
+/** The token cache's tag. */
+export class M2MTokenCache extends Context.Tag("@stytch-effect/core/M2MTokenCache")<
+  M2MTokenCache,
+  M2MTokenCache.Service
+>() {
+  static readonly make = make
+  static readonly layer = layer
+}
