@@ -18,21 +18,19 @@
  * - the background requests are fibers of the layer's scope: closing it interrupts them.
  */
 import {
-  Cache,
   Clock,
   Context,
   DateTime,
+  Deferred,
   Duration,
   Effect,
   Encoding,
   Exit,
-  type Fiber,
   FiberSet,
   Layer,
-  Option,
   Redacted,
-  type Scope,
-  SynchronizedRef
+  Ref,
+  type Scope
 } from "effect"
 import { validateRequest } from "./M2MClients.js"
 import { M2MToken, type M2MTokenRequest, M2MTokens, type TokenError, tokenOperation } from "./M2MTokens.js"
@@ -87,11 +85,11 @@ interface Held {
   readonly staleAt: number
 }
 
-/** What the cache knows about one key. Updated under the `SynchronizedRef`'s lock. */
+/** What the cache knows about one key; its transitions are `Ref` updates, each atomic. */
 interface Entry {
   readonly held: Held | undefined
   /** The one request in flight for this key, which callers without a valid token join. */
-  readonly pending: Fiber.RuntimeFiber<M2MToken, TokenError> | undefined
+  readonly pending: Deferred.Deferred<M2MToken, TokenError> | undefined
   /** Failed requests in a row, for the backoff. */
   readonly failures: number
   /** No request before this instant. */
@@ -113,14 +111,15 @@ const keyOf = (request: M2MTokenRequest, secretDigest: string): string =>
 /**
  * The cache over the `M2MTokens` in context; its background requests live in the current scope.
  *
- * Effect's `Cache` keeps the keys (capacity, least recently used evicted, one entry made per key
- * however many ask at once). It cannot hold the tokens themselves: its `refresh` replaces a valid value
- * with a failed lookup's failure, its time to live is counted from when the lookup ended (not from when
- * the request was sent), and it has no backoff. So each key's value is an `Entry` in a `SynchronizedRef`
- * whose transitions below carry those rules. A request is a fiber of a `FiberSet` that callers join:
- * a caller that stops waiting does not stop the request the others wait for.
+ * Not Effect's `Cache` (nor `cachedInvalidateWithTTL`) for the tokens: `Cache.refresh` replaces a
+ * valid value with a failed lookup's failure, a time to live is counted from when the lookup ended
+ * (not from when the request was sent), and neither has a backoff. So each key's value is an `Entry`
+ * in a `Ref` whose transitions below carry those rules. A request is a fiber of a `FiberSet` (so it
+ * lives in the layer's scope) that completes a `Deferred` the callers wait on.
  */
-const make = (options: M2MTokenCacheOptions = {}): Effect.Effect<M2MTokenCache.Service, never, M2MTokens | Scope.Scope> =>
+const make = (
+  options: M2MTokenCacheOptions = {}
+): Effect.Effect<M2MTokenCache.Service, never, M2MTokens | Scope.Scope> =>
   Effect.gen(function*() {
     const tokens = yield* M2MTokens
     const fibers = yield* FiberSet.make<M2MToken, TokenError>()
@@ -132,29 +131,46 @@ const make = (options: M2MTokenCacheOptions = {}): Effect.Effect<M2MTokenCache.S
     // shared by every later caller of the key, so they are computed here.
     const backoffAfter = (failures: number) => Math.min(maxBackoff, backoff * 2 ** Math.min(failures - 1, 30))
 
-    const entries = yield* Cache.make({
-      capacity: options.capacity ?? 1000,
-      timeToLive: Duration.infinity,
-      lookup: (_: string) => SynchronizedRef.make(emptyEntry)
-    })
+    // The keys, least recently used first (a Map iterates in insertion order; a use re-inserts). Not
+    // Effect's `Cache`: in 3.22 it records a key's miss and its completed entry as two nodes of its
+    // recency list, so when it is full it evicts a key just used as if it were the oldest (the
+    // capacity test fails on it). An entry is made synchronously, so there is no lookup to share.
+    const entries = new Map<string, Ref.Ref<Entry>>()
+    const capacity = Math.max(1, options.capacity ?? 1000)
+    const entryAt = (key: string): Ref.Ref<Entry> => {
+      const known = entries.get(key)
+      if (known !== undefined) {
+        entries.delete(key)
+        entries.set(key, known)
+        return known
+      }
+      const made = Ref.unsafeMake(emptyEntry)
+      entries.set(key, made)
+      // An evicted entry's request in flight still answers the callers that wait on it.
+      if (entries.size > capacity) entries.delete(entries.keys().next().value!)
+      return made
+    }
     // Which entry a handed-out token came from, for `invalidate(token)`; weak, so it keeps no token alive.
-    const origins = new WeakMap<M2MToken, SynchronizedRef.SynchronizedRef<Entry>>()
-    // A caller usually passes the same Redacted secret every time: hash it once.
-    const digests = new WeakMap<Redacted.Redacted<string>, string>()
+    const origins = new WeakMap<M2MToken, Ref.Ref<Entry>>()
+    // A caller usually passes the same Redacted secret every time: hash it once, however many ask at once.
+    const digests = new WeakMap<Redacted.Redacted<string>, string | Promise<string>>()
 
-    const digestOf = (secret: Redacted.Redacted<string>) => {
+    const digestOf = (secret: Redacted.Redacted<string>): Effect.Effect<string> => {
       const known = digests.get(secret)
-      if (known !== undefined) return Effect.succeed(known)
-      return Effect.promise(() => crypto.subtle.digest("SHA-256", new TextEncoder().encode(Redacted.value(secret))))
-        .pipe(Effect.map((digest) => {
-          const hex = Encoding.encodeHex(new Uint8Array(digest))
+      if (typeof known === "string") return Effect.succeed(known)
+      const digest = known ?? crypto.subtle.digest("SHA-256", new TextEncoder().encode(Redacted.value(secret))).then(
+        (bytes) => {
+          const hex = Encoding.encodeHex(new Uint8Array(bytes))
           digests.set(secret, hex)
           return hex
-        }))
+        }
+      )
+      if (known === undefined) digests.set(secret, digest)
+      return Effect.promise(() => digest)
     }
 
     const entryOf = (request: M2MTokenRequest) =>
-      Effect.flatMap(digestOf(request.client_secret), (digest) => entries.get(keyOf(request, digest)))
+      Effect.map(digestOf(request.client_secret), (digest) => entryAt(keyOf(request, digest)))
 
     const hold = (token: M2MToken, sentAt: number): Held => {
       const expiresAt = Math.min(sentAt + token.expires_in * 1000, DateTime.toEpochMillis(token.expires_at))
@@ -163,15 +179,21 @@ const make = (options: M2MTokenCacheOptions = {}): Effect.Effect<M2MTokenCache.S
       return { token, sentAt, staleAt, refreshAt: Math.min(staleAt, expiresAt - Math.min(refreshBefore, life / 2)) }
     }
 
-    /** One request for the entry, as the fiber that callers join; it records its outcome on exit. */
-    const request = (
-      entry: SynchronizedRef.SynchronizedRef<Entry>,
+    /**
+     * Starts one request for the entry as a fiber of the cache's `FiberSet`. The fiber records its
+     * outcome in the entry; the `Deferred` callers wait on is completed by the fiber's exit, whatever
+     * it is (even an interruption before the fiber began, as when the layer is closing), so no caller
+     * waits forever.
+     */
+    const startRequest = (
+      entry: Ref.Ref<Entry>,
       tokenRequest: M2MTokenRequest,
+      deferred: Deferred.Deferred<M2MToken, TokenError>,
       background: boolean
-    ): Effect.Effect<M2MToken, TokenError> => {
+    ) => {
       let sentAt = 0
-      return Effect.gen(function*() {
-        const { retryAt } = yield* SynchronizedRef.get(entry)
+      const requested = Effect.gen(function*() {
+        const { retryAt } = yield* Ref.get(entry)
         const wait = retryAt - (yield* Clock.currentTimeMillis)
         if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
         sentAt = yield* Clock.currentTimeMillis
@@ -179,69 +201,81 @@ const make = (options: M2MTokenCacheOptions = {}): Effect.Effect<M2MTokenCache.S
       }).pipe(
         Effect.onExit((exit) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            SynchronizedRef.update(entry, (current): Entry => {
-              const settled = { ...current, pending: undefined }
+            Ref.update(entry, (current): Entry => {
+              const settled = current.pending === deferred ? { ...current, pending: undefined } : current
               if (Exit.isSuccess(exit)) {
                 origins.set(exit.value, entry)
-                return { held: hold(exit.value, sentAt), pending: undefined, failures: 0, retryAt: 0 }
+                return { ...settled, held: hold(exit.value, sentAt), failures: 0, retryAt: 0 }
               }
               // An interrupted request (the layer closing) is no failure of the token endpoint.
               if (Exit.isInterrupted(exit)) return settled
               const failures = current.failures + 1
               return { ...settled, failures, retryAt: now + backoffAfter(failures) }
-            })
-          ).pipe(
-            // A background failure has no caller to report to; the valid token is still served.
-            Effect.zipRight(
-              background && Exit.isFailure(exit) && !Exit.isInterrupted(exit)
-                ? Effect.logWarning("M2MTokenCache: a background token refresh failed; the current token is served until it expires", exit.cause).pipe(
-                  Effect.annotateLogs("m2m.client_id", tokenRequest.client_id)
-                )
-                : Effect.void
+            })).pipe(
+              // A background failure has no caller to report to; the valid token is still served.
+              Effect.zipRight(
+                background && Exit.isFailure(exit) && !Exit.isInterrupted(exit)
+                  ? Effect.logWarning(
+                    "M2MTokenCache: a background token refresh failed; the current token is served until it expires",
+                    exit.cause
+                  ).pipe(Effect.annotateLogs("m2m.client_id", tokenRequest.client_id))
+                  : Effect.void
+              )
             )
-          )
         )
       )
+      return Effect.map(FiberSet.run(fibers, requested), (fiber) => {
+        fiber.addObserver((exit) => Deferred.unsafeDone(deferred, exit))
+      })
     }
 
-    // Awaited after the lock is released. A caller interrupted while waiting stops waiting, not the
-    // request; unlike `Fiber.join`, awaiting does not take on the request fiber's FiberRefs.
-    const awaitRequest = (fiber: Fiber.RuntimeFiber<M2MToken, TokenError>) => Effect.flatten(fiber.await)
-
-    /** The slow path, under the entry's lock: decide whether to serve, start a request, or join one. */
-    const decide = (entry: SynchronizedRef.SynchronizedRef<Entry>, tokenRequest: M2MTokenRequest) =>
-      SynchronizedRef.modifyEffect(entry, (current) =>
-        Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          // A request fiber that ended without recording its exit (interrupted before it began) is gone.
-          const pending = current.pending?.unsafePoll() === null ? current.pending : undefined
-          const { held } = current
-          if (held !== undefined && now < held.staleAt) {
-            if (now < held.refreshAt || pending !== undefined || now < current.retryAt) {
-              return [Effect.succeed(held.token), current] as const
+    /**
+     * The slow path. The decision is one `Ref.modify`, atomic: of any number of callers that find the
+     * token due, exactly one installs the `Deferred` and starts the request; the others join it or are
+     * served the valid token. No lock is taken, so 10,000 callers do not queue on one.
+     */
+    const decide = (entry: Ref.Ref<Entry>, tokenRequest: M2MTokenRequest) =>
+      Effect.fiberIdWith((fiberId) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.flatten(Ref.modify(entry, (current): readonly [Effect.Effect<M2MToken, TokenError>, Entry] => {
+            const { held, pending } = current
+            if (held !== undefined && now < held.staleAt) {
+              if (now < held.refreshAt || pending !== undefined || now < current.retryAt) {
+                return [Effect.succeed(held.token), current]
+              }
+              const deferred = Deferred.unsafeMake<M2MToken, TokenError>(fiberId)
+              return [Effect.as(startRequest(entry, tokenRequest, deferred, true), held.token), {
+                ...current,
+                pending: deferred
+              }]
             }
-            const fiber = yield* FiberSet.run(fibers, request(entry, tokenRequest, true))
-            return [Effect.succeed(held.token), { ...current, pending: fiber }] as const
-          }
-          if (pending !== undefined) return [awaitRequest(pending), current] as const
-          const fiber = yield* FiberSet.run(fibers, request(entry, tokenRequest, false))
-          return [awaitRequest(fiber), { ...current, pending: fiber }] as const
-        })).pipe(Effect.flatten)
+            // A caller interrupted while waiting stops waiting, not the request the others wait for.
+            if (pending !== undefined) {
+              return [Deferred.await(pending), current]
+            }
+            const deferred = Deferred.unsafeMake<M2MToken, TokenError>(fiberId)
+            return [
+              Effect.zipRight(startRequest(entry, tokenRequest, deferred, false), Deferred.await(deferred)),
+              { ...current, pending: deferred }
+            ]
+          })))
+      )
 
     const token = (tokenRequest: M2MTokenRequest): Effect.Effect<M2MToken, TokenError> =>
-      Effect.suspend(() => validateRequest(tokenOperation, tokenRequest)).pipe(
+      Effect.suspend(() =>
+        validateRequest(tokenOperation, tokenRequest)
+      ).pipe(
         Effect.flatMap(entryOf),
         Effect.flatMap((entry) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            Effect.flatMap(SynchronizedRef.get(entry), ({ held }) =>
+            Effect.flatMap(Ref.get(entry), ({ held }) =>
               // The hot path takes no lock: a fresh token is served as it is.
-              held !== undefined && now < held.refreshAt ? Effect.succeed(held.token) : decide(entry, tokenRequest)
-            ))
+              held !== undefined && now < held.refreshAt ? Effect.succeed(held.token) : decide(entry, tokenRequest)))
         )
       )
 
-    const drop = (entry: SynchronizedRef.SynchronizedRef<Entry>, refused?: M2MToken) =>
-      SynchronizedRef.update(entry, (current): Entry => {
+    const drop = (entry: Ref.Ref<Entry>, refused?: M2MToken) =>
+      Ref.update(entry, (current): Entry => {
         const { held } = current
         if (held === undefined || (refused !== undefined && held.token !== refused)) return current
         // At most one token per `backoff` by invalidation, so a downstream that refuses every token
@@ -256,9 +290,11 @@ const make = (options: M2MTokenCacheOptions = {}): Effect.Effect<M2MTokenCache.S
       }
       return Effect.suspend(() => validateRequest(tokenOperation, refused)).pipe(
         Effect.flatMap((request) =>
-          Effect.flatMap(digestOf(request.client_secret), (digest) => entries.getOptionComplete(keyOf(request, digest)))
+          Effect.flatMap(digestOf(request.client_secret), (digest) => {
+            const entry = entries.get(keyOf(request, digest))
+            return entry === undefined ? Effect.void : drop(entry)
+          })
         ),
-        Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: (entry) => drop(entry) })),
         // An invalid request has no token cached under it: nothing to drop.
         Effect.catchAll(() => Effect.void)
       )
