@@ -137,13 +137,19 @@ const make = (
     // capacity test fails on it). An entry is made synchronously, so there is no lookup to share.
     const entries = new Map<string, Ref.Ref<Entry>>()
     const capacity = Math.max(1, options.capacity ?? 1000)
+    let newest: string | undefined
     const entryAt = (key: string): Ref.Ref<Entry> => {
       const known = entries.get(key)
       if (known !== undefined) {
-        entries.delete(key)
-        entries.set(key, known)
+        // Re-inserting costs; the key used last is already last.
+        if (key !== newest) {
+          entries.delete(key)
+          entries.set(key, known)
+          newest = key
+        }
         return known
       }
+      newest = key
       const made = Ref.unsafeMake(emptyEntry)
       entries.set(key, made)
       // An evicted entry's request in flight still answers the callers that wait on it.
@@ -169,8 +175,23 @@ const make = (
       return Effect.promise(() => digest)
     }
 
-    const entryOf = (request: M2MTokenRequest) =>
-      Effect.map(digestOf(request.client_secret), (digest) => entryAt(keyOf(request, digest)))
+    // The key of each request object already seen, with the secret it was computed from: the hot path
+    // neither validates nor hashes again. Requests are immutable (their type is readonly); a new secret
+    // comes in a new request or a new Redacted, and a new Redacted is checked here.
+    const keys = new WeakMap<M2MTokenRequest, { readonly secret: Redacted.Redacted<string>; readonly key: string }>()
+    const keyFor = (tokenRequest: M2MTokenRequest): Effect.Effect<string, TokenError> => {
+      const known = keys.get(tokenRequest)
+      if (known !== undefined && known.secret === tokenRequest.client_secret) return Effect.succeed(known.key)
+      return Effect.suspend(() => validateRequest(tokenOperation, tokenRequest)).pipe(
+        // The caller's own secret, not the validated copy: validation makes a new Redacted each time.
+        Effect.zipRight(Effect.suspend(() => digestOf(tokenRequest.client_secret))),
+        Effect.map((digest) => {
+          const key = keyOf(tokenRequest, digest)
+          keys.set(tokenRequest, { secret: tokenRequest.client_secret, key })
+          return key
+        })
+      )
+    }
 
     const hold = (token: M2MToken, sentAt: number): Held => {
       const expiresAt = Math.min(sentAt + token.expires_in * 1000, DateTime.toEpochMillis(token.expires_at))
@@ -262,10 +283,8 @@ const make = (
       )
 
     const token = (tokenRequest: M2MTokenRequest): Effect.Effect<M2MToken, TokenError> =>
-      Effect.suspend(() =>
-        validateRequest(tokenOperation, tokenRequest)
-      ).pipe(
-        Effect.flatMap(entryOf),
+      keyFor(tokenRequest).pipe(
+        Effect.map(entryAt),
         Effect.flatMap((entry) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) =>
             Effect.flatMap(Ref.get(entry), ({ held }) =>
@@ -277,7 +296,9 @@ const make = (
     const drop = (entry: Ref.Ref<Entry>, refused?: M2MToken) =>
       Ref.update(entry, (current): Entry => {
         const { held } = current
-        if (held === undefined || (refused !== undefined && held.token !== refused)) return current
+        if (held === undefined || (refused !== undefined && held.token !== refused)) {
+          return current
+        }
         // At most one token per `backoff` by invalidation, so a downstream that refuses every token
         // cannot turn each of its refusals into a token request.
         return { ...current, held: undefined, retryAt: Math.max(current.retryAt, held.sentAt + backoff) }
@@ -288,15 +309,15 @@ const make = (
         const entry = origins.get(refused)
         return entry === undefined ? Effect.void : drop(entry, refused)
       }
-      return Effect.suspend(() => validateRequest(tokenOperation, refused)).pipe(
-        Effect.flatMap((request) =>
-          Effect.flatMap(digestOf(request.client_secret), (digest) => {
-            const entry = entries.get(keyOf(request, digest))
-            return entry === undefined ? Effect.void : drop(entry)
-          })
-        ),
+      return keyFor(refused).pipe(
+        Effect.flatMap((key) => {
+          const entry = entries.get(key)
+          return entry === undefined ? Effect.void : drop(entry)
+        }),
         // An invalid request has no token cached under it: nothing to drop.
-        Effect.catchAll(() => Effect.void)
+        Effect.catchAll(() =>
+          Effect.void
+        )
       )
     }
 

@@ -162,6 +162,11 @@ describe("M2MTokenCache keys", () => {
       const again = yield* cache.token({ ...request, client_secret: Redacted.make("Client-Secret-4821-abc") })
       expect(nameOf(again)).toBe(nameOf(current))
       expect(yield* tokens.requests).toBe(2)
+      // A request object whose secret is replaced is read again, not served its old secret's token.
+      const rotating: { -readonly [K in keyof M2MTokenRequest]: M2MTokenRequest[K] } = { ...request }
+      expect(nameOf(yield* cache.token(rotating))).toBe(nameOf(current))
+      rotating.client_secret = Redacted.make("Next-Secret-9917-xyz")
+      expect(nameOf(yield* cache.token(rotating))).toBe(nameOf(next))
     }))
 
   it.scoped("keeps at most `capacity` keys, evicting the least recently used", () =>
