@@ -3,3 +3,4 @@
  * turn one create into two clients.
  */
 export * as HttpM2MClients from "./HttpM2MClients.js"
+export * as M2MBearer from "./M2MBearer.js"
