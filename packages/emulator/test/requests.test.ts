@@ -11,9 +11,10 @@ import { MemoryM2MClients } from "@stytch-effect/memory"
 import { Chunk, Context, Effect, Layer, Redacted, Ref, Stream } from "effect"
 import { execFile } from "node:child_process"
 import * as Http from "node:http"
+import * as Net from "node:net"
 import * as Emulator from "../src/index.js"
 import { unparsableRequestAnswer } from "../src/internal/answers.js"
-import type { Method } from "./support.js"
+import type { Answer, Method } from "./support.js"
 import { basic, expectError, provideEmulator, requestIdPattern, seedClient, send, snapshot } from "./support.js"
 
 describe("authentication", () => {
@@ -293,6 +294,38 @@ const postFromChildProcess = (emulator: Emulator.Emulator.Service, sizes: Readon
     return Effect.sync(() => child.kill())
   })
 
+/** Sends a CONNECT over a plain socket (no HTTP client sends one to a server) and reads the answer. */
+const connectOverSocket = (emulator: Emulator.Emulator.Service, target: string, authorization: string | undefined) =>
+  Effect.async<Answer, Error>((resume) => {
+    const url = new URL(emulator.baseUrl)
+    const socket = Net.connect(Number(url.port), url.hostname)
+    const received: Array<Buffer> = []
+    socket.on("connect", () =>
+      socket.write(
+        `CONNECT ${target} HTTP/1.1\r\nHost: ${url.host}\r\n${
+          authorization === undefined ? "" : `Authorization: ${authorization}\r\n`
+        }\r\n`
+      ))
+    socket.on("data", (chunk: Buffer) => received.push(chunk))
+    socket.on("error", (error) => resume(Effect.fail(error)))
+    socket.on("close", () => {
+      const [head = "", text = ""] = Buffer.concat(received).toString("utf8").split("\r\n\r\n")
+      const [statusLine = "", ...lines] = head.split("\r\n")
+      const headers = Object.fromEntries(lines.map((line) => {
+        const colon = line.indexOf(":")
+        return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()]
+      }))
+      let body: unknown = undefined
+      try {
+        body = JSON.parse(text)
+      } catch {
+        // Left undefined: expectError then fails on it.
+      }
+      resume(Effect.succeed({ status: Number(statusLine.split(" ")[1]), headers, text, body }))
+    })
+    return Effect.sync(() => socket.destroy())
+  })
+
 describe("requests Node's parser refuses", () => {
   it.each(
     [
@@ -344,6 +377,31 @@ describe("routes", () => {
         const answer = yield* send(method as Method, path, method === "GET" ? {} : { json: {} })
         expectError(answer, 405, "method_not_allowed")
         expect(answer.headers["allow"]).toBe(allow)
+      }).pipe(provideEmulator())
+  )
+
+  // Node hands CONNECT to the server's `connect` event, not to the app; unheard, it went unanswered.
+  it.live.each([
+    {
+      target: "/v1/m2m/clients/a",
+      credentials: true,
+      status: 405,
+      errorType: "method_not_allowed",
+      allow: "GET, PUT, DELETE"
+    },
+    { target: "/v1/m2m/clients", credentials: true, status: 405, errorType: "method_not_allowed", allow: "POST" },
+    { target: "api.stytch.com:443", credentials: true, status: 404, errorType: "route_not_found" },
+    { target: "/v1/m2m/clients/a", credentials: false, status: 401, errorType: "unauthorized_credentials" }
+  ])(
+    "answers CONNECT $target with $status $errorType, in Stytch's shape",
+    ({ allow, credentials, errorType, status, target }) =>
+      Effect.gen(function*() {
+        const emulator = yield* Emulator.Emulator
+        const authorization = credentials ? basic(emulator.projectId, Redacted.value(emulator.secret)) : undefined
+        const answer = yield* connectOverSocket(emulator, target, authorization)
+        expectError(answer, status, errorType)
+        expect(answer.headers["allow"]).toBe(allow)
+        expect(answer.text).not.toContain(Redacted.value(emulator.secret))
       }).pipe(provideEmulator())
   )
 

@@ -70,10 +70,21 @@ export const unparsableRequestAnswer = (parserCode: string | undefined, requestI
       error_message: "The request did not arrive whole in time."
     }
     : badRequest("The request is not valid HTTP: check the request line and percent-encode the path.")
+  return rawAnswer(answer, requestId)
+}
+
+/**
+ * An error answer as the bytes of a whole HTTP/1.1 response, for a socket no `ServerResponse` holds.
+ * It closes the connection, as nothing after it on that socket can be trusted to be a request.
+ */
+export const rawAnswer = (answer: ErrorAnswer, requestId: string): string => {
   const body = JSON.stringify(errorBody(answer, requestId))
   return [
     `HTTP/1.1 ${answer.status_code} ${STATUS_CODES[answer.status_code]}`,
     "content-type: application/json",
+    ...Object.entries(answer.headers ?? {}).filter(([name]) => name !== "connection").map(([name, value]) =>
+      `${name}: ${value}`
+    ),
     `content-length: ${Buffer.byteLength(body)}`,
     "connection: close",
     "",

@@ -24,6 +24,7 @@ import {
   invalidPathClientId,
   invalidRequestAnswer,
   methodNotAllowed,
+  rawAnswer,
   requestTooLarge,
   respondApiError,
   respondError,
@@ -34,7 +35,7 @@ import {
 import type { Credentials } from "./auth.js"
 import { makeAuthenticator } from "./auth.js"
 import { decide, faultsFor } from "./faults.js"
-import type { OperationName } from "./paths.js"
+import type { OperationName, Resolution } from "./paths.js"
 import { matchPath, operationNames, rawPathOf, resolve } from "./paths.js"
 
 export interface AppOptions {
@@ -171,6 +172,33 @@ const dropConnection = (request: HttpServerRequest.HttpServerRequest) =>
     Effect.never
   )
 
+/** The answer to a request no route serves: another method's route (405), a bad id (400), or none (404). */
+const unroutedAnswer = (resolution: Exclude<Resolution, { readonly _tag: "Found" }>): ErrorAnswer => {
+  switch (resolution._tag) {
+    case "MalformedClientId":
+      return invalidPathClientId
+    case "MethodNotAllowed":
+      return methodNotAllowed(resolution.allowed)
+    case "NotFound":
+      return routeNotFound
+  }
+}
+
+/**
+ * The whole answer to a `CONNECT`, which Node hands to the server's `connect` event with the bare
+ * socket instead of to the app: the app's answers to a method no route has, credentials first.
+ */
+export const makeConnectAnswer = (credentials: Credentials) => {
+  const authenticate = makeAuthenticator(credentials)
+  const requestIdPrefix = requestIdPrefixOf(credentials.projectId)
+  return (request: Http.IncomingMessage): string => {
+    const resolution = resolve(request.method ?? "CONNECT", rawPathOf(request.url ?? ""))
+    const answer = authenticate(request.headers["authorization"]) ??
+      (resolution._tag === "Found" ? routeNotFound : unroutedAnswer(resolution))
+    return rawAnswer(answer, `${requestIdPrefix}${randomUUID()}`)
+  }
+}
+
 /** Request ids in Stytch's shape: `request-id-live-…` for a live project, `request-id-test-…` otherwise. */
 export const requestIdPrefixOf = (projectId: string) => `request-id-${projectEnvironment(projectId)}-`
 
@@ -269,17 +297,10 @@ export const makeApp = (options: AppOptions) =>
 
     const unrouted = (request: HttpServerRequest.HttpServerRequest) => {
       const resolution = resolve(request.method, rawPathOf(request.url))
-      switch (resolution._tag) {
-        case "Found":
-          // A path the router read differently from the raw one (a raw `;`, say): the raw path decides.
-          return serve(resolution.name, resolution.client_id, request)
-        case "MalformedClientId":
-          return Effect.fail(new Refused({ answer: invalidPathClientId }))
-        case "MethodNotAllowed":
-          return Effect.fail(new Refused({ answer: methodNotAllowed(resolution.allowed) }))
-        case "NotFound":
-          return Effect.fail(new Refused({ answer: routeNotFound }))
-      }
+      // A path the router read differently from the raw one (a raw `;`, say): the raw path decides.
+      return resolution._tag === "Found"
+        ? serve(resolution.name, resolution.client_id, request)
+        : Effect.fail(new Refused({ answer: unroutedAnswer(resolution) }))
     }
 
     return Effect.gen(function*() {
