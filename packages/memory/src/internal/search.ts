@@ -6,8 +6,8 @@
  * walk of n clients therefore costs O(n) in all, and a filtered walk reads each client at most about
  * once across its pages.
  *
- * `total` is exact. Unfiltered it is the tree's size, O(1). Filtered it needs one pass over every
- * client; that count is remembered per snapshot and query, so a walk over a store that does not change
+ * `total` is exact. Unfiltered it is the tree's size, O(1). Filtered it is the page's own count when
+ * the page is the whole answer, and otherwise needs one pass over every client; that count is remembered per snapshot and query, so a walk over a store that does not change
  * counts once, not once a page. Where totals are off (`totals: false`), `total` is -1, as Stytch
  * answers for projects with totals turned off.
  */
@@ -152,6 +152,10 @@ export const page = (
       ? -1
       : matches === undefined
       ? RedBlackTree.size(state.byCreation)
+      : after === 0 && !more
+      // A first page that read to the end has seen every match: no second pass (a query matching
+      // nothing, the costliest, reads the store once).
+      ? clients.length
       : countMatches(state, request.query!, matches)
     return { clients, total, next_cursor: more ? Cursor.after(last) : null }
   })
