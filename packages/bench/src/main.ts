@@ -7,6 +7,7 @@ const benchmarks: Record<string, () => Promise<{ readonly run: () => Promise<str
   concurrency: () => import("./concurrency.js"),
   walk: () => import("./walk.js"),
   search: () => import("./search.js"),
+  searchCost: () => import("./search-cost.js"),
   memory: () => import("./memory.js"),
   "token-cache": () => import("./token-cache.js")
 }

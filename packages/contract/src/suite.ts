@@ -18,7 +18,7 @@ import type {
   M2MSearchOperand,
   M2MSearchQuery
 } from "@stytch-effect/core"
-import { M2MClients } from "@stytch-effect/core"
+import { M2MClients, maxSearchFilterValues, maxSearchOperands } from "@stytch-effect/core"
 import type { Layer } from "effect"
 import { Effect, Either, FastCheck as fc, Redacted } from "effect"
 
@@ -558,6 +558,26 @@ export const contractSuite = (name: string, makeLayer: () => Layer.Layer<M2MClie
         },
         {
           query: {
+            operator: "AND",
+            operands: [
+              { filter_name: "client_id", filter_value: ["c-admin", "c-idle"] },
+              { filter_name: "client_id", filter_value: ["c-idle", "c-reader"] }
+            ]
+          },
+          expected: ["c-idle"]
+        },
+        {
+          query: {
+            operator: "OR",
+            operands: [
+              { filter_name: "client_name", filter_value: ["idle"] },
+              { filter_name: "client_name", filter_value: ["writer"] }
+            ]
+          },
+          expected: ["c-writer", "c-idle"]
+        },
+        {
+          query: {
             operator: "OR",
             operands: [
               { filter_name: "client_id", filter_value: ["c-idle"] },
@@ -583,6 +603,23 @@ export const contractSuite = (name: string, makeLayer: () => Layer.Layer<M2MClie
           expect(ids).toEqual(expected)
           // The total counts every match, on every page.
           for (const total of totals) expect(total).toBe(expected.length)
+        }))
+
+      test(`an AND of ${maxSearchOperands} scope operands, the most a query holds, selects clients meeting every one`, () =>
+        Effect.gen(function*() {
+          const scopes = Array.from({ length: maxSearchOperands }, (_, i) => `s-${i}`)
+          yield* create({ client_id: "every", scopes })
+          yield* create({ client_id: "all-but-last", scopes: scopes.slice(0, -1) })
+          yield* create({ client_id: "all-but-first", scopes: scopes.slice(1) })
+          // One scope can meet several operands: here "shared" meets all but the first.
+          yield* create({ client_id: "first-and-shared", scopes: ["s-0", "shared"] })
+          const operands = scopes.map((scope, i) => ({
+            filter_name: "scopes" as const,
+            filter_value: i === 0 ? [scope] : [scope, "shared"]
+          }))
+          const { ids, totals } = yield* walk({ query: { operator: "AND", operands }, limit: 1 })
+          expect(ids).toEqual(["every", "first-and-shared"])
+          for (const total of totals) expect(total).toBe(2)
         }))
 
       test("the total follows clients created and deleted between pages", () =>
@@ -612,7 +649,31 @@ export const contractSuite = (name: string, makeLayer: () => Layer.Layer<M2MClie
         },
         { when: "an unknown operator", request: { query: { operator: "XOR", operands: [] } } },
         { when: "a limit over 1000", request: { limit: 1001 } },
-        { when: "a limit of 0", request: { limit: 0 } }
+        { when: "a limit of 0", request: { limit: 0 } },
+        {
+          when: `more than ${maxSearchOperands} operands`,
+          request: {
+            query: {
+              operator: "OR",
+              operands: Array.from({ length: maxSearchOperands + 1 }, (_, i) => ({
+                filter_name: "client_id",
+                filter_value: [`c-${i}`]
+              }))
+            }
+          }
+        },
+        {
+          when: `more than ${maxSearchFilterValues} values in one operand`,
+          request: {
+            query: {
+              operator: "OR",
+              operands: [{
+                filter_name: "client_id",
+                filter_value: Array.from({ length: maxSearchFilterValues + 1 }, (_, i) => `c-${i}`)
+              }]
+            }
+          }
+        }
       ])(
         "refuses $when before sending",
         ({ request }) => failsWith(search(request as M2MClientsSearchRequest), { _tag: "InvalidRequest" })

@@ -18,7 +18,7 @@ import type {
   M2MClientsSearchRequest,
   M2MClientsUpdateRequest
 } from "@stytch-effect/core"
-import { M2MClients } from "@stytch-effect/core"
+import { M2MClients, maxSearchFilterValues, maxSearchOperands } from "@stytch-effect/core"
 import { Emulator } from "@stytch-effect/emulator"
 import { HttpM2MClients } from "@stytch-effect/http"
 import { Cause, Chunk, Effect, Exit, FastCheck as fc, Layer, Logger, LogLevel, Option, Redacted, Stream } from "effect"
@@ -679,6 +679,25 @@ const rawCases: ReadonlyArray<readonly [string, RawRequest, Expected]> = [
     path: `${clients}/search`,
     body: searchBody("{\"operator\": \"AND\", \"operands\": [{\"filter_name\": 5, \"filter_value\": []}]}")
   }, { status: 400, error_type: "m2m_search_filter_name_must_be_string" }],
+  [`more than ${maxSearchOperands} operands`, {
+    method: "POST",
+    path: `${clients}/search`,
+    body: searchBody(JSON.stringify({
+      operator: "OR",
+      operands: Array.from({ length: maxSearchOperands + 1 }, () => ({ filter_name: "scopes", filter_value: ["a"] }))
+    }))
+  }, { status: 400, error_type: "bad_request" }],
+  [`more than ${maxSearchFilterValues} values in an operand`, {
+    method: "POST",
+    path: `${clients}/search`,
+    body: searchBody(JSON.stringify({
+      operator: "OR",
+      operands: [{
+        filter_name: "client_id",
+        filter_value: Array.from({ length: maxSearchFilterValues + 1 }, (_, i) => `c-${i}`)
+      }]
+    }))
+  }, { status: 400, error_type: "bad_request" }],
   ["a cursor the server never gave", { method: "POST", path: `${clients}/search`, body: "{\"cursor\": \"bogus\"}" }, {
     status: 400,
     error_type: "invalid_search_cursor"
@@ -738,7 +757,9 @@ const socketCases: ReadonlyArray<readonly [string, string, string, Expected]> = 
   ["an encoded .", "DELETE", `${clients}/%2E`, { status: 400, error_type: "m2m_client_invalid_client_id" }],
   ["a raw ..", "GET", `${clients}/../clients/search`, {}],
   ["raw UTF-8", "GET", `${clients}/ünï`, {}],
-  ["a raw space", "GET", `${clients}/a b`, {}]
+  ["a raw space", "GET", `${clients}/a b`, {}],
+  // Node hands CONNECT to a server event of its own, which once went unheard: no answer at all.
+  ["CONNECT", "CONNECT", `${clients}/existing`, { status: 405, error_type: "method_not_allowed" }]
 ]
 
 const expectStytchShaped = (answer: RawAnswer, expected: Expected) => {

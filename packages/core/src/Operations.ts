@@ -32,13 +32,19 @@ import { M2MSearchQuery } from "./M2MSearchQuery.js"
 // `InvalidRequest` cannot leak a secret.
 // ---------------------------------------------------------------------------------------------------
 
+/** A string, as the API says it: a schema's default message would name the TypeScript type. */
+const Text = Schema.String.annotations({ message: () => "must be a string" })
+
+/** A request body, or the query of one: always a JSON object. */
+const requestMessage = { message: () => "must be a JSON object" } as const
+
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
 /**
  * A client id: any non-empty string but `.` and `..`. It is percent-encoded wherever it enters a path,
  * but URLs resolve `.` and `..` segments (encoded or not), so those two could never reach their client.
  */
-export const ClientId = Schema.String.pipe(
+export const ClientId = Text.pipe(
   Schema.minLength(1, { message: () => "must be a non-empty string" }),
   // A lone surrogate has no UTF-8 form, so it can be neither percent-encoded nor sent.
   Schema.filter((id) => !loneSurrogate.test(id), { message: () => "must be well-formed Unicode" }),
@@ -46,11 +52,11 @@ export const ClientId = Schema.String.pipe(
 ).annotations({ identifier: "ClientId" })
 
 /** A scope: non-empty and without whitespace, since tokens carry scopes space-separated. */
-export const Scope = Schema.String.pipe(
+export const Scope = Text.pipe(
   Schema.pattern(/^\S+$/, { message: () => "must be a non-empty string without whitespace" })
 ).annotations({ identifier: "Scope" })
 
-export const Scopes = Schema.Array(Scope)
+export const Scopes = Schema.Array(Scope).annotations({ message: () => "must be a list of scopes" })
 
 /** A caller-chosen secret: at least 8 characters, and `Redacted` from the caller's hands onward. */
 export const CustomClientSecret = Schema.Redacted(
@@ -65,7 +71,7 @@ export const CustomClientSecret = Schema.Redacted(
 export const defaultSearchLimit = 100
 
 /** A page size: Stytch serves at most 1000 clients a page. */
-export const SearchLimit = Schema.Number.pipe(
+export const SearchLimit = Schema.Number.annotations({ message: () => "must be a number" }).pipe(
   Schema.int({ message: () => "must be an integer from 1 to 1000" }),
   Schema.between(1, 1000, { message: () => "must be an integer from 1 to 1000" })
 )
@@ -133,7 +139,7 @@ const responseFields = {
   status_code: Schema.Int
 }
 
-const byClientId = Schema.Struct({ client_id: ClientId })
+const byClientId = Schema.Struct({ client_id: ClientId }).annotations(requestMessage)
 
 // ---------------------------------------------------------------------------------------------------
 // clients.create: POST /v1/m2m/clients
@@ -145,10 +151,10 @@ export const M2MClientsCreateRequest = Schema.Struct({
   client_id: Schema.optional(ClientId),
   /** A secret of your own, for importing an existing client; generated when left out. */
   client_secret: Schema.optional(CustomClientSecret),
-  client_name: Schema.optional(Schema.String),
-  client_description: Schema.optional(Schema.String),
+  client_name: Schema.optional(Text),
+  client_description: Schema.optional(Text),
   trusted_metadata: OptionalMetadata
-})
+}).annotations(requestMessage)
 export interface M2MClientsCreateRequest extends Schema.Schema.Type<typeof M2MClientsCreateRequest> {}
 
 export class M2MClientsCreateResponse extends Schema.Class<M2MClientsCreateResponse>("M2MClientsCreateResponse")({
@@ -192,12 +198,12 @@ const get = operation({
 
 export const M2MClientsUpdateRequest = Schema.Struct({
   client_id: ClientId,
-  client_name: Schema.optional(Schema.String),
-  client_description: Schema.optional(Schema.String),
+  client_name: Schema.optional(Text),
+  client_description: Schema.optional(Text),
   status: Schema.optional(M2MClientStatus),
   scopes: Schema.optional(Scopes),
   trusted_metadata: OptionalMetadata
-})
+}).annotations(requestMessage)
 export interface M2MClientsUpdateRequest extends Schema.Schema.Type<typeof M2MClientsUpdateRequest> {}
 
 export class M2MClientsUpdateResponse extends Schema.Class<M2MClientsUpdateResponse>("M2MClientsUpdateResponse")({
@@ -241,11 +247,12 @@ const delete_ = operation({
 // ---------------------------------------------------------------------------------------------------
 
 export const M2MClientsSearchRequest = Schema.Struct({
-  cursor: Schema.optional(Schema.String),
+  cursor: Schema.optional(Text),
   /** Page size; Stytch's default is 100. */
   limit: Schema.optional(SearchLimit),
+  /** At most `maxSearchOperands` operands of at most `maxSearchFilterValues` values each. */
   query: Schema.optional(M2MSearchQuery)
-})
+}).annotations(requestMessage)
 export interface M2MClientsSearchRequest extends Schema.Schema.Type<typeof M2MClientsSearchRequest> {}
 
 export class M2MClientsSearchResponse extends Schema.Class<M2MClientsSearchResponse>("M2MClientsSearchResponse")({

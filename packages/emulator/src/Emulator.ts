@@ -15,12 +15,14 @@ import { ClientCredentials, MemoryM2MClients } from "@stytch-effect/memory"
 import type { Random, Scope } from "effect"
 import { Context, Effect, Layer, Redacted } from "effect"
 import { randomBytes, randomUUID } from "node:crypto"
+import type { IncomingMessage } from "node:http"
 import { createServer } from "node:http"
+import type { Duplex } from "node:stream"
 import type { FaultPlan } from "./Faults.js"
 import type { Faults } from "./Faults.js"
 import { makeFaults } from "./Faults.js"
 import { unparsableRequestAnswer } from "./internal/answers.js"
-import { makeApp, requestIdPrefixOf } from "./internal/app.js"
+import { makeApp, makeConnectAnswer, requestIdPrefixOf } from "./internal/app.js"
 
 export interface EmulatorOptions {
   /** Where to listen; loopback by default, since the emulator is for one machine. */
@@ -88,6 +90,13 @@ export const make = (
     nodeServer.on("clientError", (error: NodeJS.ErrnoException, socket) => {
       if (!socket.writable) return socket.destroy()
       socket.end(unparsableRequestAnswer(error.code, `${requestIdPrefixOf(projectId)}${randomUUID()}`))
+    })
+    // Node hands a CONNECT to this event, not to the app, and without a listener drops the connection
+    // unanswered; answer it as the app answers any method no route has.
+    const connectAnswer = makeConnectAnswer({ projectId, secret })
+    nodeServer.on("connect", (request: IncomingMessage, socket: Duplex) => {
+      socket.on("error", () => socket.destroy())
+      socket.end(connectAnswer(request))
     })
     // The emulator stands in for Stytch in tests, so the caller's spans are the ones worth having. The
     // platform's server span (URL parsing, header redaction, a dozen attributes) is about a third of the

@@ -9,7 +9,7 @@
  *
  * | status | error_type | when |
  * | --- | --- | --- |
- * | 400 | `bad_request` | the body is not JSON or not a JSON object; `limit`, `cursor` or another field with no documented type of its own is wrong |
+ * | 400 | `bad_request` | the body is not JSON, not UTF-8 or not a JSON object; `limit`, `cursor` or another field with no documented type of its own is wrong; a search query over its bounds (`maxSearchOperands` operands, `maxSearchFilterValues` values in one) |
  * | 400 | `m2m_client_invalid_client_id` | the `client_id` in the path is not validly percent-encoded |
  * | 404 | `route_not_found` | no endpoint has this path |
  * | 405 | `method_not_allowed` | an endpoint has this path, not with this method (the `Allow` header lists the methods it has) |
@@ -70,10 +70,21 @@ export const unparsableRequestAnswer = (parserCode: string | undefined, requestI
       error_message: "The request did not arrive whole in time."
     }
     : badRequest("The request is not valid HTTP: check the request line and percent-encode the path.")
+  return rawAnswer(answer, requestId)
+}
+
+/**
+ * An error answer as the bytes of a whole HTTP/1.1 response, for a socket no `ServerResponse` holds.
+ * It closes the connection, as nothing after it on that socket can be trusted to be a request.
+ */
+export const rawAnswer = (answer: ErrorAnswer, requestId: string): string => {
   const body = JSON.stringify(errorBody(answer, requestId))
   return [
     `HTTP/1.1 ${answer.status_code} ${STATUS_CODES[answer.status_code]}`,
     "content-type: application/json",
+    ...Object.entries(answer.headers ?? {}).filter(([name]) => name !== "connection").map(([name, value]) =>
+      `${name}: ${value}`
+    ),
     `content-length: ${Buffer.byteLength(body)}`,
     "connection: close",
     "",
@@ -164,7 +175,10 @@ const searchOperandErrorType = (operand: unknown): string => {
   if (typeof filter_name !== "string") return "m2m_search_filter_name_must_be_string"
   if (!knownFilterNames.includes(filter_name)) return "m2m_search_filter_name_not_recognized"
   if (!("filter_value" in operand)) return "m2m_search_missing_filter_value"
-  return "m2m_search_expected_array_of_strings"
+  const { filter_value } = operand as { readonly filter_value: unknown }
+  // A list of strings that still broke the schema is over the bound on values, which Stytch does not name.
+  const strings = Array.isArray(filter_value) && filter_value.every((value) => typeof value === "string")
+  return strings ? "bad_request" : "m2m_search_expected_array_of_strings"
 }
 
 const operandPath = /^query\.operands\[(\d+)\]/

@@ -24,6 +24,7 @@ import {
   invalidPathClientId,
   invalidRequestAnswer,
   methodNotAllowed,
+  rawAnswer,
   requestTooLarge,
   respondApiError,
   respondError,
@@ -34,7 +35,7 @@ import {
 import type { Credentials } from "./auth.js"
 import { makeAuthenticator } from "./auth.js"
 import { decide, faultsFor } from "./faults.js"
-import type { OperationName } from "./paths.js"
+import type { OperationName, Resolution } from "./paths.js"
 import { matchPath, operationNames, rawPathOf, resolve } from "./paths.js"
 
 export interface AppOptions {
@@ -92,11 +93,41 @@ const call = (
   }
 }
 
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+
+/** Why a body was refused before its JSON was read. */
+const notUtf8 = badRequest("The request body is not valid UTF-8.")
+
+/** How long a refused body may take to arrive before the 413 goes out regardless. */
+const drainGrace = "10 seconds"
+
 /**
- * Reads a request body up to `maxBytes`. Past the limit it stops listening and fails at once, leaving
- * the connection open so the 413 can be sent (with `Connection: close`, after which Node discards the
- * rest). The platform's own reader destroys the socket instead, so a client streaming a body without a
- * declared length would see a reset rather than the answer.
+ * Lets the rest of a refused body flow in and away, and waits until it has (or `drainGrace` passes).
+ * A socket closed while the client still writes is reset, and the reset can throw the answer away
+ * before the client reads it: EPIPE or ECONNRESET instead of a 413, in about one try of ten at 10 MiB
+ * and more. Node closes the socket as soon as it has answered a client that asked for
+ * `Connection: close` (`agent: false` does), so the answer waits for the body, as a proxy's lingering
+ * close would keep reading after answering. Loopback carries 50 MiB in well under a second.
+ */
+const drain = (incoming: Http.IncomingMessage): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    if (incoming.readableEnded || incoming.destroyed) return resume(Effect.void)
+    const done = () => resume(Effect.void)
+    incoming.once("end", done)
+    incoming.once("close", done)
+    incoming.once("error", done)
+    incoming.resume()
+    return Effect.sync(() => {
+      incoming.off("end", done)
+      incoming.off("close", done)
+      incoming.off("error", done)
+    })
+  }).pipe(Effect.timeoutOption(drainGrace), Effect.asVoid)
+
+/**
+ * Reads a request body up to `maxBytes`, as UTF-8. Past the limit it stops collecting, drains the
+ * rest and fails. The platform's own reader destroys the socket instead, so a client still
+ * sending would see a reset rather than the answer.
  */
 const readText = (incoming: Http.IncomingMessage, maxBytes: number): Effect.Effect<string, Refused> =>
   Effect.async((resume) => {
@@ -111,11 +142,14 @@ const readText = (incoming: Http.IncomingMessage, maxBytes: number): Effect.Effe
       bytes += chunk.length
       if (bytes <= maxBytes) return void chunks.push(chunk)
       stop()
-      resume(Effect.fail(new Refused({ answer: requestTooLarge(maxBytes) })))
+      resume(Effect.zipRight(drain(incoming), new Refused({ answer: requestTooLarge(maxBytes) })))
     }
     const onEnd = () => {
       stop()
-      resume(Effect.succeed(Buffer.concat(chunks).toString("utf8")))
+      // Not Buffer's decoder, which turns invalid bytes into U+FFFD: the store would hold what was not sent.
+      resume(
+        Effect.try({ try: () => utf8.decode(Buffer.concat(chunks)), catch: () => new Refused({ answer: notUtf8 }) })
+      )
     }
     const onError = () => {
       stop()
@@ -138,6 +172,33 @@ const dropConnection = (request: HttpServerRequest.HttpServerRequest) =>
     Effect.never
   )
 
+/** The answer to a request no route serves: another method's route (405), a bad id (400), or none (404). */
+const unroutedAnswer = (resolution: Exclude<Resolution, { readonly _tag: "Found" }>): ErrorAnswer => {
+  switch (resolution._tag) {
+    case "MalformedClientId":
+      return invalidPathClientId
+    case "MethodNotAllowed":
+      return methodNotAllowed(resolution.allowed)
+    case "NotFound":
+      return routeNotFound
+  }
+}
+
+/**
+ * The whole answer to a `CONNECT`, which Node hands to the server's `connect` event with the bare
+ * socket instead of to the app: the app's answers to a method no route has, credentials first.
+ */
+export const makeConnectAnswer = (credentials: Credentials) => {
+  const authenticate = makeAuthenticator(credentials)
+  const requestIdPrefix = requestIdPrefixOf(credentials.projectId)
+  return (request: Http.IncomingMessage): string => {
+    const resolution = resolve(request.method ?? "CONNECT", rawPathOf(request.url ?? ""))
+    const answer = authenticate(request.headers["authorization"]) ??
+      (resolution._tag === "Found" ? routeNotFound : unroutedAnswer(resolution))
+    return rawAnswer(answer, `${requestIdPrefix}${randomUUID()}`)
+  }
+}
+
 /** Request ids in Stytch's shape: `request-id-live-…` for a live project, `request-id-test-…` otherwise. */
 export const requestIdPrefixOf = (projectId: string) => `request-id-${projectEnvironment(projectId)}-`
 
@@ -152,6 +213,7 @@ export const makeApp = (options: AppOptions) =>
       Effect.gen(function*() {
         const declaredLength = Number(request.headers["content-length"] ?? 0)
         if (declaredLength > options.maxBodySize) {
+          yield* drain(NodeHttpServerRequest.toIncomingMessage(request))
           return yield* new Refused({ answer: requestTooLarge(options.maxBodySize) })
         }
         const text = yield* readText(NodeHttpServerRequest.toIncomingMessage(request), options.maxBodySize)
@@ -235,17 +297,10 @@ export const makeApp = (options: AppOptions) =>
 
     const unrouted = (request: HttpServerRequest.HttpServerRequest) => {
       const resolution = resolve(request.method, rawPathOf(request.url))
-      switch (resolution._tag) {
-        case "Found":
-          // A path the router read differently from the raw one (a raw `;`, say): the raw path decides.
-          return serve(resolution.name, resolution.client_id, request)
-        case "MalformedClientId":
-          return Effect.fail(new Refused({ answer: invalidPathClientId }))
-        case "MethodNotAllowed":
-          return Effect.fail(new Refused({ answer: methodNotAllowed(resolution.allowed) }))
-        case "NotFound":
-          return Effect.fail(new Refused({ answer: routeNotFound }))
-      }
+      // A path the router read differently from the raw one (a raw `;`, say): the raw path decides.
+      return resolution._tag === "Found"
+        ? serve(resolution.name, resolution.client_id, request)
+        : Effect.fail(new Refused({ answer: unroutedAnswer(resolution) }))
     }
 
     return Effect.gen(function*() {

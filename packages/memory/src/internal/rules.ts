@@ -10,6 +10,7 @@
  * auth, a `"` in a scope cannot travel in an OAuth2 `scope` string).
  */
 import type { JsonObject } from "@stytch-effect/core"
+import { maxSearchFilterValues, maxSearchOperands } from "@stytch-effect/core"
 import { Option } from "effect"
 
 /** Longest client id, name, description, scope and custom secret we accept; most scopes a client may hold. */
@@ -28,7 +29,13 @@ export const limits = {
    * Shannon estimate of a custom secret's entropy: length × the entropy of its character distribution.
    * `12345678` and `password` score 24 and 22 bits; twelve varied characters score about 40.
    */
-  clientSecretEntropyBits: 32
+  clientSecretEntropyBits: 32,
+  /**
+   * Operands of one search query, and values of one operand: core's request schema refuses more, so
+   * they are listed here for completeness (see `maxSearchOperands` there for why these numbers).
+   */
+  searchOperands: maxSearchOperands,
+  searchFilterValues: maxSearchFilterValues
 } as const
 
 /** The parts of an API error the store decides; the request id and docs URL are added when it fails. */
