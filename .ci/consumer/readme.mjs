@@ -1,0 +1,38 @@
+// Reads the root README for the consumer check, so that what it runs is what the README says.
+//   node readme.mjs install README.md TARBALLS   prints the Installing section's npm lines, each
+//                                                @stytch-effect/<name> replaced by its tarball
+//   node readme.mjs examples README.md APP       writes each `<!-- checked: path -->` TypeScript block
+//                                                to APP/examples/ or, for tests, APP/test/
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { basename, join } from "node:path"
+
+const [mode, readmePath, target] = process.argv.slice(2)
+const readme = readFileSync(readmePath, "utf8")
+
+if (mode === "install") {
+  const section = readme.slice(readme.indexOf("## Installing"))
+  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? ""
+  const tarballs = new Map(
+    readdirSync(target).map((file) => [`@stytch-effect/${/^stytch-effect-(.+)-\d[^-]*\.tgz$/.exec(file)?.[1]}`, file])
+  )
+  const lines = block.split("\n").filter((line) => line.startsWith("npm install "))
+  if (lines.length === 0) throw new Error("no `npm install` line in the README's Installing section")
+  for (const line of lines) {
+    console.log(line.replace(/@stytch-effect\/[a-z-]+(?=\s|$)/g, (name) => {
+      const file = tarballs.get(name)
+      if (file === undefined) throw new Error(`the README installs ${name}, which was not packed`)
+      return join(target, file)
+    }))
+  }
+} else if (mode === "examples") {
+  const blocks = [...readme.matchAll(/<!-- checked: (\S+) -->\n```ts\n([\s\S]*?)```/g)]
+  if (blocks.length === 0) throw new Error("no checked TypeScript blocks in the README")
+  for (const [, path, code] of blocks) {
+    const folder = join(target, path.includes("/test/") ? "test" : "examples")
+    mkdirSync(folder, { recursive: true })
+    writeFileSync(join(folder, basename(path)), code)
+    console.log(`${path} -> ${join(basename(folder), basename(path))}`)
+  }
+} else {
+  throw new Error(`unknown mode ${mode}`)
+}
