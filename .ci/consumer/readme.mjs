@@ -2,9 +2,10 @@
 //   node readme.mjs install README.md TARBALLS   prints the Installing section's npm lines, each
 //                                                @stytch-effect/<name> replaced by its tarball
 //   node readme.mjs examples README.md APP       writes each `<!-- checked: path -->` TypeScript block
-//                                                to APP/examples/ or, for tests, APP/test/
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
-import { basename, join } from "node:path"
+//                                                to APP/examples/ or, for tests, APP/test/, and each
+//                                                TypeScript block of packages/*/README.md to APP/examples/
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { basename, dirname, join } from "node:path"
 
 const [mode, readmePath, target] = process.argv.slice(2)
 const readme = readFileSync(readmePath, "utf8")
@@ -32,6 +33,18 @@ if (mode === "install") {
     mkdirSync(folder, { recursive: true })
     writeFileSync(join(folder, basename(path)), code)
     console.log(`${path} -> ${join(basename(folder), basename(path))}`)
+  }
+  // The packages' own READMEs, shown on npm, are typechecked too (nothing else compiles their blocks).
+  const packages = join(dirname(readmePath), "packages")
+  for (const name of readdirSync(packages)) {
+    const path = join(packages, name, "README.md")
+    if (!existsSync(path)) continue
+    const found = [...readFileSync(path, "utf8").matchAll(/```ts\n([\s\S]*?)```/g)]
+    found.forEach(([, code], index) => {
+      const file = join(target, "examples", `readme-${name}-${index + 1}.ts`)
+      writeFileSync(file, code)
+      console.log(`packages/${name}/README.md block ${index + 1} -> examples/${basename(file)}`)
+    })
   }
 } else {
   throw new Error(`unknown mode ${mode}`)
