@@ -18,6 +18,15 @@ if (mode === "install") {
   )
   const lines = block.split("\n").filter((line) => line.startsWith("npm install "))
   if (lines.length === 0) throw new Error("no `npm install` line in the README's Installing section")
+  // Only the npm lines run here; the pnpm lines (the next sh block) must name the same packages.
+  const pnpmBlock = /```sh\n([\s\S]*?)```/g
+  pnpmBlock.lastIndex = section.indexOf(block) + block.length
+  const pnpmLines = (pnpmBlock.exec(section)?.[1] ?? "").split("\n").filter((line) => line.startsWith("pnpm add "))
+  const packages = (commands, prefix) =>
+    commands.map((line) => line.slice(prefix.length).split(/\s+/).filter((word) => !word.startsWith("-")).sort().join(" "))
+  if (JSON.stringify(packages(lines, "npm install ")) !== JSON.stringify(packages(pnpmLines, "pnpm add "))) {
+    throw new Error("the README's pnpm lines do not install what its npm lines install")
+  }
   for (const line of lines) {
     console.log(line.replace(/@stytch-effect\/[a-z-]+(?=\s|$)/g, (name) => {
       const file = tarballs.get(name)
