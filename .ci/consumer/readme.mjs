@@ -23,7 +23,9 @@ if (mode === "install") {
   pnpmBlock.lastIndex = section.indexOf(block) + block.length
   const pnpmLines = (pnpmBlock.exec(section)?.[1] ?? "").split("\n").filter((line) => line.startsWith("pnpm add "))
   const packages = (commands, prefix) =>
-    commands.map((line) => line.slice(prefix.length).split(/\s+/).filter((word) => !word.startsWith("-")).sort().join(" "))
+    commands.map((line) =>
+      line.slice(prefix.length).split(/\s+/).filter((word) => !word.startsWith("-")).sort().join(" ")
+    )
   if (JSON.stringify(packages(lines, "npm install ")) !== JSON.stringify(packages(pnpmLines, "pnpm add "))) {
     throw new Error("the README's pnpm lines do not install what its npm lines install")
   }
