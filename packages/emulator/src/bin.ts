@@ -9,9 +9,12 @@ import { NodeRuntime } from "@effect/platform-node"
 import { MemoryM2MClients } from "@stytch-effect/memory"
 import { Console, Effect, Option, Redacted } from "effect"
 import { generateProjectId, generateSecret, make } from "./Emulator.js"
-import { readStandaloneOptions, usage, wantsHelp } from "./internal/cli.js"
+import { CannotListen, describeServeError, exitCodes, readStandaloneOptions, usage, wantsHelp } from "./internal/cli.js"
 
 const argv = process.argv.slice(2)
+
+const exitWith = (code: number, message: string) =>
+  Effect.zipRight(Console.error(message), Effect.sync(() => process.exitCode = code))
 
 const main = Effect.gen(function*() {
   if (wantsHelp(argv)) return yield* Console.log(usage)
@@ -24,7 +27,10 @@ const main = Effect.gen(function*() {
     projectId,
     secret,
     faults: options.faults
-  }).pipe(Effect.provide(MemoryM2MClients.layer({ projectId })))
+  }).pipe(
+    Effect.provide(MemoryM2MClients.layer({ projectId })),
+    Effect.mapError((error) => new CannotListen({ message: describeServeError(error, options.host, options.port) }))
+  )
   yield* Console.log(
     [
       "Stytch M2M emulator",
@@ -36,10 +42,11 @@ const main = Effect.gen(function*() {
   )
   return yield* Effect.never
 }).pipe(
-  Effect.catchTag(
-    "UsageError",
-    (error) => Effect.zipRight(Console.error(`${error.message}\n\n${usage}`), Effect.sync(() => process.exitCode = 2))
-  )
+  // A usage error or a port that is taken is the user's to fix: one message, no stack, its own exit code.
+  Effect.catchTags({
+    UsageError: (error) => exitWith(exitCodes.usage, `${error.message}\n\n${usage}`),
+    CannotListen: (error) => exitWith(exitCodes.cannotListen, error.message)
+  })
 )
 
 NodeRuntime.runMain(Effect.scoped(main))

@@ -8,7 +8,7 @@ import { M2MClients } from "@stytch-effect/core"
 import { MemoryM2MClients } from "@stytch-effect/memory"
 import { ConfigProvider, Deferred, Duration, Effect, Either, Exit, Fiber, Layer, Option, Redacted, Scope } from "effect"
 import { make } from "../src/index.js"
-import { parseFlags, readStandaloneOptions } from "../src/internal/cli.js"
+import { describeServeError, exitCodes, parseFlags, readStandaloneOptions, usage } from "../src/internal/cli.js"
 
 const withEnvironment = (env: Record<string, string>) =>
   Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
@@ -53,13 +53,41 @@ describe("standalone settings", () => {
     }))
 
   it.effect.each([
-    { case: "a port that is not a number", argv: ["--port", "http"] },
-    { case: "a port out of range", argv: ["--port", "70000"] },
-    { case: "a fault plan that is not one", argv: ["--faults", "{\"all\":{\"fail\":{\"share\":2}}}"] }
-  ])("refuse $case", ({ argv }) =>
+    {
+      case: "a port that is not a number, naming the flag",
+      argv: ["--port", "http"],
+      env: {},
+      message: "--port: Expected an integer value but received \"http\""
+    },
+    {
+      case: "a port out of range, naming the flag",
+      argv: ["--port", "70000"],
+      env: {},
+      message: "--port: Expected a port from 0 to 65535"
+    },
+    {
+      case: "a bad port from the environment, naming the variable",
+      argv: [],
+      env: { STYTCH_EMULATOR_PORT: "abc" },
+      message: "STYTCH_EMULATOR_PORT: Expected an integer value but received \"abc\""
+    },
+    {
+      case: "a fault plan that is not one, naming the flag and the field",
+      argv: ["--faults", "{\"all\":{\"fail\":{\"share\":2}}}"],
+      env: {},
+      message: "--faults: not a fault plan: all.fail.share: must be a share from 0 to 1"
+    },
+    {
+      case: "two bad settings, one line each",
+      argv: ["--port=-1", "--faults", "{"],
+      env: {},
+      message: "--port: Expected a port from 0 to 65535\n--faults: not a fault plan: "
+    }
+  ])("refuse $case", ({ argv, env, message }) =>
     Effect.gen(function*() {
-      const outcome = yield* Effect.either(readStandaloneOptions(argv).pipe(withEnvironment({})))
-      expect(outcome._tag).toBe("Left")
+      const error = yield* Effect.flip(readStandaloneOptions(argv).pipe(withEnvironment(env)))
+      expect(error._tag).toBe("UsageError")
+      expect(error.message.startsWith(message)).toBe(true)
     }))
 
   it.each([
@@ -74,6 +102,19 @@ describe("standalone settings", () => {
 })
 
 describe("life cycle", () => {
+  it.live("a port already taken is one line that says so, and the exit code for it", () =>
+    Effect.gen(function*() {
+      const first = yield* make()
+      const port = Number(new URL(first.baseUrl).port)
+      const error = yield* Effect.flip(make({ port }))
+      const line = describeServeError(error, "127.0.0.1", port)
+      expect(line).toBe(
+        `Port ${port} on 127.0.0.1 is already in use: stop what holds it, or choose another with --port (0 picks a free one).`
+      )
+      expect(exitCodes.cannotListen).toBe(3)
+      expect(usage).toContain("3 could not listen")
+    }).pipe(Effect.scoped, Effect.provide(MemoryM2MClients.layer())))
+
   it.live("listens on the port asked for, and stops at once when its scope closes, mid-request", () =>
     Effect.gen(function*() {
       const store = yield* MemoryM2MClients.make()

@@ -2,7 +2,7 @@ import { FetchHttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { M2MClients } from "@stytch-effect/core"
 import { HttpM2MClients } from "@stytch-effect/http"
-import { Console, Effect, Layer, Redacted } from "effect"
+import { Console, Effect, Layer, Option, Redacted } from "effect"
 
 // Credentials from STYTCH_PROJECT_ID, STYTCH_SECRET and, optionally, STYTCH_BASE_URL.
 // You choose the HttpClient: fetch anywhere...
@@ -23,13 +23,20 @@ export const M2MClientsExplicit = HttpM2MClients.layer({
 export const program = Effect.gen(function*() {
   const clients = yield* M2MClients
   const { m2m_client } = yield* clients.create({
-    client_id: "billing-worker", // your own id makes the create safe to retry
+    client_id: "billing-worker", // your own id lets the layer retry the create: it can never make two
     scopes: ["read:invoices", "write:invoices"],
     client_name: "Billing worker"
   })
   // `client_secret` is Redacted: logging m2m_client prints <redacted>. Unwrap it only where you store it.
   yield* Console.log(`created ${m2m_client.client_id}, secret ending ${m2m_client.client_secret_last_four}`)
-  return m2m_client.client_secret
-})
+  return Option.some(m2m_client.client_secret)
+}).pipe(
+  // A second run finds the id taken by the first run's client, whose secret only that run was shown.
+  Effect.catchTag(
+    "DuplicateClientId",
+    () =>
+      Effect.as(Console.log("billing-worker exists already: rotate its secret if you need a new one"), Option.none())
+  )
+)
 
 Effect.runPromise(program.pipe(Effect.provide(M2MClientsUndici)))

@@ -14,8 +14,9 @@ export const startRotation = (client_id: string) =>
   Effect.flatMap(M2MClients, (clients) => clients.secrets.rotateStart({ client_id })).pipe(
     Effect.catchTags({
       SecretAlreadyRotating: () => Effect.logWarning(`${client_id} is already rotating`),
-      // What is left: Unauthorized, RateLimited, ServerError, ApiError, TransportError,
-      // MalformedResponse, each with request_id, status_code and a readable message.
+      // What is left: Unauthorized, RateLimited, ServerError, ApiError and MalformedResponse (with the
+      // status_code and, when Stytch answered, the request_id), TransportError (no answer) and
+      // InvalidRequest (refused before sending), each with a readable message.
       ClientNotFound: (error) => Effect.logError(error.message)
     })
   )
