@@ -10,8 +10,8 @@
 import { HttpMiddleware } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { ServeError } from "@effect/platform/HttpServerError"
-import { M2MClients } from "@stytch-effect/core"
-import { ClientCredentials, MemoryM2MClients } from "@stytch-effect/memory"
+import type { M2MClients, M2MTokens } from "@stytch-effect/core"
+import { ClientCredentials, MemoryM2MClients, SigningKeys } from "@stytch-effect/memory"
 import type { Random, Scope } from "effect"
 import { Context, Effect, Layer, Redacted } from "effect"
 import { randomBytes, randomUUID } from "node:crypto"
@@ -47,6 +47,8 @@ export declare namespace Emulator {
     readonly secret: Redacted.Redacted<string>
     /** The fault plan, changeable while the emulator runs. */
     readonly faults: Faults.Service
+    /** The keys its tokens are signed with: `keys.rotate` starts signing with a new key, both served. */
+    readonly keys: SigningKeys.Service
   }
 }
 
@@ -66,7 +68,7 @@ const urlHost = (host: string) => host.includes(":") ? `[${host}]` : host
  */
 export const make = (
   options: EmulatorOptions = {}
-): Effect.Effect<Emulator.Service, ServeError, M2MClients | Scope.Scope> =>
+): Effect.Effect<Emulator.Service, ServeError, M2MClients | M2MTokens | SigningKeys | Scope.Scope> =>
   Effect.gen(function*() {
     const projectId = options.projectId ?? generateProjectId()
     const secret = options.secret ?? generateSecret()
@@ -100,20 +102,25 @@ export const make = (
     const baseUrl = address._tag === "TcpAddress"
       ? `http://${urlHost(host)}:${address.port}`
       : `http://unix:${address.path}`
-    return Emulator.of({ baseUrl, projectId, secret, faults })
+    return Emulator.of({ baseUrl, projectId, secret, faults, keys: yield* SigningKeys })
   })
 
-/** The emulator as a layer, serving the `M2MClients` it is given. */
-export const layer = (options: EmulatorOptions = {}): Layer.Layer<Emulator, ServeError, M2MClients> =>
-  Layer.scoped(Emulator, make(options))
+/**
+ * The emulator as a layer, serving the `M2MClients`, `M2MTokens` and `SigningKeys` it is given (one
+ * memory store's, normally; the tokens' `iss` and `aud` are the store's project, so give both one id).
+ */
+export const layer = (
+  options: EmulatorOptions = {}
+): Layer.Layer<Emulator, ServeError, M2MClients | M2MTokens | SigningKeys> => Layer.scoped(Emulator, make(options))
 
 /**
  * The emulator with a fresh in-memory store of its own. The store is in the output too, so a test can
- * look behind the HTTP surface (`M2MClients` for the clients, `ClientCredentials` for their secrets).
+ * look behind the HTTP surface (`M2MClients` for the clients, `ClientCredentials` for their secrets,
+ * `M2MTokens` and `SigningKeys` for tokens).
  */
 export const layerMemory = (
   options: EmulatorOptions & { readonly memory?: MemoryM2MClients.MemoryOptions | undefined } = {}
-): Layer.Layer<Emulator | M2MClients | ClientCredentials, ServeError> =>
+): Layer.Layer<Emulator | M2MClients | ClientCredentials | M2MTokens | SigningKeys, ServeError> =>
   Layer.unwrapEffect(Effect.sync(() => {
     // One project id for both, so the store mints `-live-` ids exactly when the emulator is a live project.
     const projectId = options.projectId ?? generateProjectId()

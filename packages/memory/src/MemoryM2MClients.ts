@@ -412,17 +412,23 @@ export const make = (options: MemoryOptions = {}): Effect.Effect<MemoryStore> =>
   })
 
 /**
+ * The store's services: for a test that swaps one of them (a `clients` whose `get` records its calls,
+ * say) and provides the rest as they are.
+ */
+export const toContext = (
+  store: MemoryStore
+): Context.Context<M2MClients | ClientCredentials | M2MTokens | SigningKeys> =>
+  Context.make(M2MClients, store.clients).pipe(
+    Context.add(ClientCredentials, store.credentials),
+    Context.add(M2MTokens, store.tokens),
+    Context.add(SigningKeys, store.keys)
+  )
+
+/**
  * The `M2MClients` service over a fresh in-memory store, with `ClientCredentials`, `M2MTokens` and
  * `SigningKeys` over the same store.
  */
 export const layer = (
   options?: MemoryOptions
 ): Layer.Layer<M2MClients | ClientCredentials | M2MTokens | SigningKeys> =>
-  Layer.effectContext(
-    Effect.map(make(options), (store) =>
-      Context.make(M2MClients, store.clients).pipe(
-        Context.add(ClientCredentials, store.credentials),
-        Context.add(M2MTokens, store.tokens),
-        Context.add(SigningKeys, store.keys)
-      ))
-  )
+  Layer.effectContext(Effect.map(make(options), toContext))
