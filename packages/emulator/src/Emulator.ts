@@ -1,7 +1,8 @@
 /**
  * A local Stytch M2M server on loopback: Stytch's eight M2M client endpoints over real HTTP, with
- * Stytch's paths, bodies, status codes, error bodies and Basic authentication, backed by whatever
- * `M2MClients` it is given (normally `@stytch-effect/memory`'s store). Point the http layer, an example
+ * Stytch's paths, bodies, status codes, error bodies and Basic authentication, plus the token endpoint
+ * (real RS256 JWTs) and the project's key set, backed by whatever `M2MClients`, `M2MTokens` and
+ * `SigningKeys` it is given (normally `@stytch-effect/memory`'s store). Point the http layer, an example
  * or your own app at `baseUrl` and it runs end to end with no Stytch account.
  *
  * `layer` starts it (port 0 by default, so tests never collide) and needs an `M2MClients`, so a test can

@@ -186,6 +186,7 @@ describe("POST /v1/public/{project_id}/oauth2/token", () => {
       expectOAuth2Error(other, 404, "project_not_found")
       const get = yield* send("GET", yield* tokenPath, { authorization: null })
       expectOAuth2Error(get, 405, "method_not_allowed")
+      expect(get.headers["allow"]).toBe("POST")
     }).pipe(provide))
 })
 

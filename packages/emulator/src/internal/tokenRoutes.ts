@@ -51,17 +51,22 @@ const oauth2Error = (status_code: number, error: string, error_description: stri
   error_description
 })
 
-const respondOAuth2 = (answer: OAuth2Error, requestId: string) =>
+const respondOAuth2 = (
+  answer: OAuth2Error & { readonly headers?: Readonly<Record<string, string>> },
+  requestId: string
+) =>
   HttpServerResponse.unsafeJson({
     status_code: answer.status_code,
     request_id: requestId,
     error: answer.error,
     error_description: answer.error_description,
     error_uri: errorUrlOf(answer.status_code, answer.error)
-  }, { status: answer.status_code, headers: { "cache-control": "no-store" } })
+  }, { status: answer.status_code, headers: { ...answer.headers, "cache-control": "no-store" } })
 
-const asOAuth2 = (answer: ErrorAnswer): OAuth2Error =>
-  oauth2Error(answer.status_code, answer.error_type, answer.error_message)
+const asOAuth2 = (answer: ErrorAnswer): OAuth2Error & { readonly headers?: Readonly<Record<string, string>> } => ({
+  ...oauth2Error(answer.status_code, answer.error_type, answer.error_message),
+  ...(answer.headers ? { headers: answer.headers } : {})
+})
 
 /** A management-shaped answer, for the key set, which is not an OAuth2 endpoint. */
 const respondStytch = (answer: ErrorAnswer, requestId: string) =>
