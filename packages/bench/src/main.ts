@@ -9,7 +9,8 @@ const benchmarks: Record<string, () => Promise<{ readonly run: () => Promise<str
   search: () => import("./search.js"),
   searchCost: () => import("./search-cost.js"),
   memory: () => import("./memory.js"),
-  "token-cache": () => import("./token-cache.js")
+  "token-cache": () => import("./token-cache.js"),
+  tokens: () => import("./tokens.js")
 }
 
 const only = process.env["BENCH"]

@@ -1,7 +1,8 @@
 /**
  * A local Stytch M2M server on loopback: Stytch's eight M2M client endpoints over real HTTP, with
- * Stytch's paths, bodies, status codes, error bodies and Basic authentication, backed by whatever
- * `M2MClients` it is given (normally `@stytch-effect/memory`'s store). Point the http layer, an example
+ * Stytch's paths, bodies, status codes, error bodies and Basic authentication, plus the token endpoint
+ * (real RS256 JWTs) and the project's key set, backed by whatever `M2MClients`, `M2MTokens` and
+ * `SigningKeys` it is given (normally `@stytch-effect/memory`'s store). Point the http layer, an example
  * or your own app at `baseUrl` and it runs end to end with no Stytch account.
  *
  * `layer` starts it (port 0 by default, so tests never collide) and needs an `M2MClients`, so a test can
@@ -10,8 +11,8 @@
 import { HttpMiddleware } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { ServeError } from "@effect/platform/HttpServerError"
-import { M2MClients } from "@stytch-effect/core"
-import { ClientCredentials, MemoryM2MClients } from "@stytch-effect/memory"
+import type { M2MClients, M2MTokens } from "@stytch-effect/core"
+import { ClientCredentials, MemoryM2MClients, SigningKeys } from "@stytch-effect/memory"
 import type { Random, Scope } from "effect"
 import { Context, Effect, Layer, Redacted } from "effect"
 import { randomBytes, randomUUID } from "node:crypto"
@@ -49,6 +50,8 @@ export declare namespace Emulator {
     readonly secret: Redacted.Redacted<string>
     /** The fault plan, changeable while the emulator runs. */
     readonly faults: Faults.Service
+    /** The keys its tokens are signed with: `keys.rotate` starts signing with a new key, both served. */
+    readonly keys: SigningKeys.Service
   }
 }
 
@@ -68,7 +71,7 @@ const urlHost = (host: string) => host.includes(":") ? `[${host}]` : host
  */
 export const make = (
   options: EmulatorOptions = {}
-): Effect.Effect<Emulator.Service, ServeError, M2MClients | Scope.Scope> =>
+): Effect.Effect<Emulator.Service, ServeError, M2MClients | M2MTokens | SigningKeys | Scope.Scope> =>
   Effect.gen(function*() {
     const projectId = options.projectId ?? generateProjectId()
     const secret = options.secret ?? generateSecret()
@@ -109,20 +112,25 @@ export const make = (
     const baseUrl = address._tag === "TcpAddress"
       ? `http://${urlHost(host)}:${address.port}`
       : `http://unix:${address.path}`
-    return Emulator.of({ baseUrl, projectId, secret, faults })
+    return Emulator.of({ baseUrl, projectId, secret, faults, keys: yield* SigningKeys })
   })
 
-/** The emulator as a layer, serving the `M2MClients` it is given. */
-export const layer = (options: EmulatorOptions = {}): Layer.Layer<Emulator, ServeError, M2MClients> =>
-  Layer.scoped(Emulator, make(options))
+/**
+ * The emulator as a layer, serving the `M2MClients`, `M2MTokens` and `SigningKeys` it is given (one
+ * memory store's, normally; the tokens' `iss` and `aud` are the store's project, so give both one id).
+ */
+export const layer = (
+  options: EmulatorOptions = {}
+): Layer.Layer<Emulator, ServeError, M2MClients | M2MTokens | SigningKeys> => Layer.scoped(Emulator, make(options))
 
 /**
  * The emulator with a fresh in-memory store of its own. The store is in the output too, so a test can
- * look behind the HTTP surface (`M2MClients` for the clients, `ClientCredentials` for their secrets).
+ * look behind the HTTP surface (`M2MClients` for the clients, `ClientCredentials` for their secrets,
+ * `M2MTokens` and `SigningKeys` for tokens).
  */
 export const layerMemory = (
   options: EmulatorOptions & { readonly memory?: MemoryM2MClients.MemoryOptions | undefined } = {}
-): Layer.Layer<Emulator | M2MClients | ClientCredentials, ServeError> =>
+): Layer.Layer<Emulator | M2MClients | ClientCredentials | M2MTokens | SigningKeys, ServeError> =>
   Layer.unwrapEffect(Effect.sync(() => {
     // One project id for both, so the store mints `-live-` ids exactly when the emulator is a live project.
     const projectId = options.projectId ?? generateProjectId()

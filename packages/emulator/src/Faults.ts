@@ -5,7 +5,8 @@
  *
  * Faults are off by default. A plan sets them for every route (`all`) and per operation (`routes`,
  * keyed by the service's method names: `create`, `get`, `update`, `delete`, `search`, `rotateStart`,
- * `rotateCancel`, `rotate`); a route's own faults override `all` field by field. The plan can be
+ * `rotateCancel`, `rotate`, and `token` and `jwks` for the token endpoint and the key set; for `token`,
+ * "carried out" means a token was issued); a route's own faults override `all` field by field. The plan can be
  * changed while the emulator runs, and applies from the next request.
  *
  * Each request draws one number from Effect's `Random` (the emulator's `random` option makes it
@@ -17,6 +18,9 @@ import { Effect, Ref, Schema } from "effect"
 import type { OperationName } from "./internal/paths.js"
 
 export type { OperationName } from "./internal/paths.js"
+
+/** The routes a fault plan names: the eight operations, the token endpoint and the key set. */
+export type RouteName = OperationName | "token" | "jwks"
 
 const Share = Schema.Number.pipe(
   Schema.between(0, 1, { message: () => "must be a share from 0 to 1" })
@@ -39,7 +43,7 @@ export const RouteFaults = Schema.Struct({
 })
 export interface RouteFaults extends Schema.Schema.Type<typeof RouteFaults> {}
 
-const OperationNameSchema = Schema.Literal(
+const RouteNameSchema = Schema.Literal(
   "create",
   "get",
   "update",
@@ -47,12 +51,14 @@ const OperationNameSchema = Schema.Literal(
   "search",
   "rotateStart",
   "rotateCancel",
-  "rotate"
-) satisfies Schema.Schema<OperationName>
+  "rotate",
+  "token",
+  "jwks"
+) satisfies Schema.Schema<RouteName>
 
 export const FaultPlan = Schema.Struct({
   all: Schema.optional(RouteFaults),
-  routes: Schema.optional(Schema.partial(Schema.Record({ key: OperationNameSchema, value: RouteFaults })))
+  routes: Schema.optional(Schema.partial(Schema.Record({ key: RouteNameSchema, value: RouteFaults })))
 })
 export interface FaultPlan extends Schema.Schema.Type<typeof FaultPlan> {}
 
@@ -64,7 +70,7 @@ export declare namespace Faults {
     /** Replaces the whole plan. */
     readonly set: (plan: FaultPlan) => Effect.Effect<void>
     /** Sets (or, with `undefined`, removes) one route's own faults, keeping the rest of the plan. */
-    readonly setRoute: (route: OperationName, faults: RouteFaults | undefined) => Effect.Effect<void>
+    readonly setRoute: (route: RouteName, faults: RouteFaults | undefined) => Effect.Effect<void>
     /** Turns every fault off. */
     readonly clear: Effect.Effect<void>
     readonly plan: Effect.Effect<FaultPlan>

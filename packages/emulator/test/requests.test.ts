@@ -6,7 +6,7 @@
 import { HttpBody, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { M2MClients } from "@stytch-effect/core"
+import type { M2MClients } from "@stytch-effect/core"
 import { MemoryM2MClients } from "@stytch-effect/memory"
 import { Chunk, Context, Effect, Layer, Redacted, Ref, Stream } from "effect"
 import { execFile } from "node:child_process"
@@ -425,16 +425,16 @@ class LookedUp extends Context.Tag("test/LookedUp")<LookedUp, Ref.Ref<ReadonlyAr
 
 /** An emulator over a memory store whose `get` records the id it is handed. */
 const provideSpiedEmulator = Effect.provide(
-  Layer.effect(
-    M2MClients,
+  Layer.effectContext(
     Effect.gen(function*() {
       const store = yield* MemoryM2MClients.make()
       const seen = yield* LookedUp
-      return {
+      const clients: M2MClients.Service = {
         ...store.clients,
         get: (request) =>
           Effect.zipRight(Ref.update(seen, (ids) => [...ids, request.client_id]), store.clients.get(request))
-      } satisfies M2MClients.Service
+      }
+      return MemoryM2MClients.toContext({ ...store, clients })
     })
   ).pipe(
     (clients) => Layer.provideMerge(Emulator.layer(), clients),

@@ -120,10 +120,10 @@ describe("life cycle", () => {
       const store = yield* MemoryM2MClients.make()
       const held = yield* Deferred.make<void>()
       // A store whose get never answers: the request stays in flight until the server stops.
-      const holding = Layer.succeed(M2MClients, {
-        ...store.clients,
-        get: () => Effect.zipRight(Deferred.succeed(held, undefined), Effect.never)
-      })
+      const holding = Layer.succeedContext(MemoryM2MClients.toContext({
+        ...store,
+        clients: { ...store.clients, get: () => Effect.zipRight(Deferred.succeed(held, undefined), Effect.never) }
+      }))
       const scope = yield* Scope.make()
       const emulator = yield* make().pipe(Effect.provide(holding), Scope.extend(scope))
       expect(Number(new URL(emulator.baseUrl).port)).toBeGreaterThan(0)

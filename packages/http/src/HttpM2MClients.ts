@@ -74,7 +74,8 @@ export type LayerConfigOptions = Omit<Options, "projectId" | "secret" | "baseUrl
 
 const defaultMaxRetryAfter = Duration.seconds(10)
 
-const retryPolicy = (retry: Options["retry"]): RetryPolicy | undefined => {
+/** @internal The policy `retry` stands for; shared with `HttpM2MTokens`. */
+export const retryPolicy = (retry: Options["retry"]): RetryPolicy | undefined => {
   if (retry === false) return undefined
   if (Schedule.isSchedule(retry)) {
     return { schedule: retry as Schedule.Schedule<unknown, RetriedError>, maxRetryAfter: defaultMaxRetryAfter }
@@ -136,8 +137,11 @@ export const make = (
 export const layer = (options: Options): Layer.Layer<M2MClients, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.scoped(M2MClients, make(options))
 
-/** A custom base URL's rule checked while loading, so the error names the variable. */
-const baseUrlConfig = (name: string): Config.Config<Option.Option<string>> =>
+/**
+ * @internal A custom base URL's rule checked while loading, so the error names the variable; shared
+ * with `HttpM2MTokens`.
+ */
+export const baseUrlConfig = (name: string): Config.Config<Option.Option<string>> =>
   Config.option(Config.nonEmptyString(name)).pipe(
     Config.mapOrFail(Option.match({
       onNone: () => Either.right(Option.none()),

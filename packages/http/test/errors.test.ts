@@ -16,7 +16,8 @@ import {
   runOnTestClock,
   stytchError,
   wireClient,
-  withFake
+  withFake,
+  withFakeTokens
 } from "./fakeStytch.js"
 
 const documentedStatus: Readonly<Record<string, number>> = {
@@ -44,6 +45,17 @@ const operationFor: Readonly<Record<string, (c: M2MClients.Service) => Effect.Ef
   ServerError: (c) => c.get({ client_id: "a" })
 }
 
+/** The token endpoint's own errors, which only a token request meets. */
+const tokenErrors = new Set(["InvalidClientCredentials", "ScopeNotGranted", "ClientInactive", "InvalidGrant"])
+
+const tokenFailureOf = (reply: Reply) =>
+  withFakeTokens(
+    () => reply,
+    (tokens) =>
+      Effect.flip(tokens.token({ client_id: "m2m-client-test-1", client_secret: Redacted.make("client-secret-x") })),
+    { retry: false }
+  ).pipe(Effect.map((error) => error as unknown as Record<string, unknown> & { readonly _tag: string }))
+
 /** The error one call fails with, with a single attempt. */
 const failureOf = (reply: Reply, call: (c: M2MClients.Service) => Effect.Effect<unknown, unknown>) =>
   withFake(() => reply, (clients) => Effect.flip(call(clients)), { retry: false }).pipe(
@@ -54,10 +66,10 @@ describe("API errors", () => {
   it.effect.each(Object.entries(errorTypes))("%s becomes its class", ([errorType, Class]) =>
     Effect.gen(function*() {
       const status = documentedStatus[errorType] ?? 400
-      const error = yield* failureOf(
-        stytchError(status, errorType, { error_details: { field: "scopes" } }),
-        operationFor[Class.name]!
-      )
+      const reply = stytchError(status, errorType, { error_details: { field: "scopes" } })
+      const error = tokenErrors.has(Class.name)
+        ? yield* tokenFailureOf(reply)
+        : yield* failureOf(reply, operationFor[Class.name]!)
       expect(error).toBeInstanceOf(Class)
       expect({ ...error }).toStrictEqual({
         _tag: Class.name,
@@ -87,11 +99,10 @@ describe("API errors", () => {
 
   it.effect("an OAuth2-shaped body maps onto the same fields", () =>
     Effect.gen(function*() {
-      const error = yield* failureOf(
-        json(401, { error: "invalid_client", error_description: "bad credentials", error_uri: "https://x/y" }),
-        (c) => c.get({ client_id: "a" })
+      const error = yield* tokenFailureOf(
+        json(401, { error: "invalid_client", error_description: "bad credentials", error_uri: "https://x/y" })
       )
-      expect(error._tag).toBe("Unauthorized")
+      expect(error._tag).toBe("InvalidClientCredentials")
       expect(error).toMatchObject({
         status_code: 401,
         error_type: "invalid_client",

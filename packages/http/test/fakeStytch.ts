@@ -5,9 +5,9 @@
  */
 import { HttpClient, HttpClientError, HttpClientResponse } from "@effect/platform"
 import type { HttpClientRequest } from "@effect/platform"
-import { M2MClients } from "@stytch-effect/core"
+import { M2MClients, M2MTokens } from "@stytch-effect/core"
 import { Clock, Effect, Layer, Redacted, TestClock, Tracer } from "effect"
-import { HttpM2MClients } from "../src/index.js"
+import { HttpM2MClients, HttpM2MTokens } from "../src/index.js"
 
 export const projectId = "project-test-11111111-2222-3333-4444-555555555555"
 export const projectSecret = "secret-test-PROJECT-SECRET-do-not-leak"
@@ -45,8 +45,14 @@ export const json = (status: number, body: unknown, headers: Record<string, stri
 
 const decoder = new TextDecoder()
 
-const bodyOf = (request: HttpClientRequest.HttpClientRequest): unknown =>
-  request.body._tag === "Uint8Array" ? JSON.parse(decoder.decode(request.body.body)) : undefined
+/** A JSON body parsed; a form body (the token request's) as its fields. */
+const bodyOf = (request: HttpClientRequest.HttpClientRequest): unknown => {
+  if (request.body._tag !== "Uint8Array") return undefined
+  const text = decoder.decode(request.body.body)
+  return request.body.contentType === "application/x-www-form-urlencoded"
+    ? Object.fromEntries(new URLSearchParams(text))
+    : JSON.parse(text)
+}
 
 const connectionError = (request: HttpClientRequest.HttpClientRequest, code: string) =>
   new HttpClientError.RequestError({
@@ -108,6 +114,22 @@ export const withFake = <A, E>(
 ) => {
   const fake = fakeStytch(reply)
   return Effect.flatMap(M2MClients, (clients) => f(clients, fake)).pipe(Effect.provide(layerOver(fake, options)))
+}
+
+/** Runs `f` against the http token service over a fake answering with `reply`. */
+export const withFakeTokens = <A, E>(
+  reply: (request: Sent, n: number) => Reply,
+  f: (tokens: M2MTokens.Service, fake: FakeStytch) => Effect.Effect<A, E>,
+  options: Partial<HttpM2MTokens.Options> = {}
+) => {
+  const fake = fakeStytch(reply)
+  return Effect.flatMap(M2MTokens, (tokens) => f(tokens, fake)).pipe(
+    Effect.provide(
+      HttpM2MTokens.layer({ projectId, ...options }).pipe(
+        Layer.provide(Layer.succeed(HttpClient.HttpClient, fake.client))
+      )
+    )
+  )
 }
 
 /** Runs an effect to its end on the `TestClock`, moving the clock through every sleep it meets. */

@@ -37,6 +37,7 @@ import { makeAuthenticator } from "./auth.js"
 import { decide, faultsFor } from "./faults.js"
 import type { OperationName, Resolution } from "./paths.js"
 import { matchPath, operationNames, rawPathOf, resolve } from "./paths.js"
+import { makePublicRoutes } from "./tokenRoutes.js"
 
 export interface AppOptions {
   readonly credentials: Credentials
@@ -303,10 +304,20 @@ export const makeApp = (options: AppOptions) =>
         : Effect.fail(new Refused({ answer: unroutedAnswer(resolution) }))
     }
 
+    // The token endpoint and the key set take no project credentials, so they are served before the check.
+    const publicRoute = yield* makePublicRoutes({
+      projectId: options.credentials.projectId,
+      faults: options.faults,
+      draw,
+      readText: (request) => readText(NodeHttpServerRequest.toIncomingMessage(request), options.maxBodySize)
+    })
+
     return Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const requestId = `${requestIdPrefix}${randomUUID()}`
       return yield* Effect.gen(function*() {
+        const servePublic = publicRoute(rawPathOf(request.url))
+        if (servePublic) return yield* servePublic(request, requestId)
         const denied = authenticate(request.headers["authorization"])
         if (denied) return respondError(denied, requestId)
         return yield* router.pipe(Effect.catchTag("RouteNotFound", () => unrouted(request)))

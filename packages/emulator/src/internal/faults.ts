@@ -2,11 +2,10 @@
  * How a fault plan applies to one request: which faults its route has, and what one draw from
  * `Random` makes of them.
  */
-import type { FaultPlan, RouteFaults } from "../Faults.js"
-import type { OperationName } from "./paths.js"
+import type { FaultPlan, RouteFaults, RouteName } from "../Faults.js"
 
 /** The faults one request meets: the route's own over `all`, field by field. */
-export const faultsFor = (plan: FaultPlan, route: OperationName): RouteFaults => ({
+export const faultsFor = (plan: FaultPlan, route: RouteName): RouteFaults => ({
   ...plan.all,
   ...plan.routes?.[route]
 })

@@ -41,7 +41,7 @@ export interface RetryPolicy {
 }
 
 /** What one failed attempt tells us, besides its error. */
-interface AttemptFailure {
+export interface AttemptFailure {
   readonly error: RetriedError | MalformedResponse | InvalidRequest
   /** Another attempt may get a different answer. */
   readonly transient: boolean
@@ -102,7 +102,7 @@ const errorCodes = (cause: unknown, depth = 0): Array<string> => {
  * A platform error becomes a `TransportError` holding only a description: the platform error holds the
  * request, and with it the Authorization header, so it is never kept.
  */
-const transportFailure = (
+export const transportFailure = (
   operation: string,
   error: HttpClientError.HttpClientError,
   attempts: number
@@ -139,7 +139,7 @@ const transportFailure = (
 const isSuccess = (status: number) => status >= 200 && status < 300
 
 /** Reads one answer: a decoded success, or the failure it stands for. */
-const answer = <O extends Operation>(
+export const answer = <O extends Operation>(
   op: O,
   response: HttpClientResponse.HttpClientResponse,
   attempts: number

@@ -1,0 +1,293 @@
+/**
+ * The emulator's two public routes, served before (and without) the project's Basic authentication:
+ * the token endpoint (`POST /v1/public/{project_id}/oauth2/token`) over the store's `M2MTokens`, and the
+ * key set (`GET /v1/sessions/jwks/{project_id}`) over its `SigningKeys`.
+ *
+ * The token endpoint answers as Stytch's does, OAuth2-shaped (RFC 6749 section 5): successes with
+ * `access_token`, `token_type`, `expires_in`, errors with `error`, `error_description`, `error_uri`,
+ * always with `status_code` and `request_id`. It takes the client's credentials from a JSON or a form
+ * body, or from HTTP Basic when the body has none (Ruby's and Python's SDKs send the project's Basic
+ * credentials beside a body that holds the client's, so the body wins). The fault plan applies to both
+ * routes, by the names `token` and `jwks`.
+ */
+import type { HttpServerRequest } from "@effect/platform"
+import { HttpServerResponse } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import type { AnyApiError, M2MTokenRequest } from "@stytch-effect/core"
+import { errorUrlOf, M2MTokens } from "@stytch-effect/core"
+import { SigningKeys } from "@stytch-effect/memory"
+import { Effect, Redacted } from "effect"
+import type { Faults } from "../Faults.js"
+import type { ErrorAnswer } from "./answers.js"
+import { internalServerError, methodNotAllowed, serverUnavailable } from "./answers.js"
+import { decide, faultsFor } from "./faults.js"
+
+export type PublicRouteName = "token" | "jwks"
+
+export interface PublicRouteOptions {
+  readonly projectId: string
+  readonly faults: Faults.Service
+  /** One draw for a fault decision. */
+  readonly draw: Effect.Effect<number>
+  /** The app's body reader: its size limit and its answers for a body too large or unreadable. */
+  readonly readText: (
+    request: HttpServerRequest.HttpServerRequest
+  ) => Effect.Effect<string, { readonly answer: ErrorAnswer }>
+}
+
+const tokenPath = /^\/v1\/public\/([^/]+)\/oauth2\/token$/
+const jwksPath = /^\/v1\/sessions\/jwks\/([^/]+)$/
+
+/** An error of the token endpoint, in OAuth2's words. */
+interface OAuth2Error {
+  readonly status_code: number
+  readonly error: string
+  readonly error_description: string
+}
+
+const oauth2Error = (status_code: number, error: string, error_description: string): OAuth2Error => ({
+  status_code,
+  error,
+  error_description
+})
+
+const respondOAuth2 = (
+  answer: OAuth2Error & { readonly headers?: Readonly<Record<string, string>> },
+  requestId: string
+) =>
+  HttpServerResponse.unsafeJson({
+    status_code: answer.status_code,
+    request_id: requestId,
+    error: answer.error,
+    error_description: answer.error_description,
+    error_uri: errorUrlOf(answer.status_code, answer.error)
+  }, { status: answer.status_code, headers: { ...answer.headers, "cache-control": "no-store" } })
+
+const asOAuth2 = (answer: ErrorAnswer): OAuth2Error & { readonly headers?: Readonly<Record<string, string>> } => ({
+  ...oauth2Error(answer.status_code, answer.error_type, answer.error_message),
+  ...(answer.headers ? { headers: answer.headers } : {})
+})
+
+/** A management-shaped answer, for the key set, which is not an OAuth2 endpoint. */
+const respondStytch = (answer: ErrorAnswer, requestId: string) =>
+  HttpServerResponse.unsafeJson({
+    status_code: answer.status_code,
+    request_id: requestId,
+    error_type: answer.error_type,
+    error_message: answer.error_message,
+    error_url: errorUrlOf(answer.status_code, answer.error_type)
+  }, { status: answer.status_code, ...(answer.headers ? { headers: answer.headers } : {}) })
+
+/** Stytch's answer for a project id it does not know. */
+const projectNotFound: ErrorAnswer = {
+  status_code: 404,
+  error_type: "project_not_found",
+  error_message: "The project requested could not be found."
+}
+
+class Rejected {
+  readonly _tag = "Rejected"
+  constructor(readonly answer: OAuth2Error) {}
+}
+
+const reject = (status: number, error: string, description: string) =>
+  Effect.fail(new Rejected(oauth2Error(status, error, description)))
+
+const decodeSegment = (segment: string): string | undefined => {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return undefined
+  }
+}
+
+const mediaTypeOf = (contentType: string | undefined) => contentType?.split(";", 1)[0]?.trim().toLowerCase() ?? ""
+
+/** The body's fields as strings, from JSON or a form; what is neither is refused. */
+const parseFields = (
+  text: string,
+  contentType: string | undefined
+): Effect.Effect<Record<string, string>, Rejected> => {
+  if (text.trim() === "") return Effect.succeed({})
+  const mediaType = mediaTypeOf(contentType)
+  if (mediaType === "application/x-www-form-urlencoded") {
+    return Effect.succeed(Object.fromEntries(new URLSearchParams(text)))
+  }
+  if (mediaType !== "application/json") {
+    return reject(
+      415,
+      "invalid_request",
+      "The token request must be application/x-www-form-urlencoded or application/json."
+    )
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    // The parser's message quotes the body, which holds the secret.
+    return reject(400, "invalid_request", "The request body is not valid JSON.")
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    return reject(400, "invalid_request", "The request body must be a JSON object.")
+  }
+  const fields: Record<string, string> = {}
+  for (const [key, value] of Object.entries(parsed)) {
+    if (typeof value !== "string") return reject(400, "invalid_request", `The field ${key} must be a string.`)
+    fields[key] = value
+  }
+  return Effect.succeed(fields)
+}
+
+/** `client_id:client_secret` from an HTTP Basic header; client ids cannot hold a colon, so the first one splits. */
+const basicCredentials = (authorization: string | undefined) => {
+  const match = authorization === undefined ? null : /^Basic\s+([A-Za-z0-9+/]+={0,2})\s*$/i.exec(authorization)
+  if (match === null) return undefined
+  const decoded = Buffer.from(match[1]!, "base64").toString("utf8")
+  const colon = decoded.indexOf(":")
+  return colon < 0 ? undefined : { client_id: decoded.slice(0, colon), client_secret: decoded.slice(colon + 1) }
+}
+
+/** The token request a body and header stand for, or the OAuth2 error they earn. */
+const tokenRequestOf = (
+  fields: Record<string, string>,
+  authorization: string | undefined
+): Effect.Effect<M2MTokenRequest, Rejected> => {
+  const { client_id, client_secret, grant_type, scope, ...extra } = fields
+  if (grant_type === undefined) return reject(400, "invalid_request", "grant_type is required.")
+  if (grant_type !== "client_credentials") {
+    return reject(400, "unsupported_grant_type", "grant_type must be client_credentials.")
+  }
+  const credentials = client_id !== undefined || client_secret !== undefined
+    ? { client_id, client_secret }
+    : basicCredentials(authorization)
+  if (credentials?.client_id === undefined || credentials.client_secret === undefined) {
+    return reject(400, "invalid_client", "The client_id and client_secret are required, in the body or as HTTP Basic.")
+  }
+  const scopes = scope === undefined ? [] : scope.split(" ").filter((part) => part.length > 0)
+  return Effect.succeed({
+    client_id: credentials.client_id,
+    client_secret: Redacted.make(credentials.client_secret),
+    ...(scopes.length === 0 ? {} : { scopes }),
+    ...(Object.keys(extra).length === 0 ? {} : { extra })
+  })
+}
+
+/** What the token service's failure answers; never its message, which could name what was sent. */
+const answerOfTokenError = (error: { readonly _tag: string }): Effect.Effect<OAuth2Error> => {
+  if (error._tag === "InvalidRequest") {
+    const { field, rule } = error as unknown as { readonly field: string; readonly rule: string }
+    // A secret the store could never have issued authenticates no client.
+    return Effect.succeed(
+      field === "client_id" || field === "client_secret"
+        ? oauth2Error(400, "invalid_client", "Client authentication failed.")
+        : oauth2Error(
+          400,
+          field === "scopes" || field.startsWith("scopes[") ? "invalid_scope" : "invalid_request",
+          `${field} ${rule}`
+        )
+    )
+  }
+  if (error._tag === "TransportError" || error._tag === "MalformedResponse") return Effect.die(error)
+  const api = error as AnyApiError
+  return Effect.succeed(oauth2Error(api.status_code, api.error_type, api.error_message))
+}
+
+/**
+ * Which public route a request is for, with its handler; `undefined` for the management routes, which
+ * go through authentication and the router.
+ */
+export const makePublicRoutes = (options: PublicRouteOptions) =>
+  Effect.gen(function*() {
+    const tokens = yield* M2MTokens
+    const keys = yield* SigningKeys
+
+    /** The route's faults before it runs: an answer that replaces it, and whether to answer 500 after it ran. */
+    const withFaults = <E>(
+      route: PublicRouteName,
+      request: HttpServerRequest.HttpServerRequest,
+      respond: (answer: ErrorAnswer) => HttpServerResponse.HttpServerResponse,
+      run: Effect.Effect<HttpServerResponse.HttpServerResponse, E>
+    ) =>
+      Effect.gen(function*() {
+        const faults = faultsFor(yield* options.faults.plan, route)
+        if (faults.latency) yield* Effect.sleep(faults.latency)
+        const decision = faults.drop || faults.fail || faults.commitThenFail
+          ? decide(faults, yield* options.draw)
+          : { _tag: "Serve" as const }
+        const failure = (status: 500 | 503) => respond(status === 503 ? serverUnavailable : internalServerError)
+        if (decision._tag === "Drop" && !decision.afterCommit) return yield* dropConnection(request)
+        if (decision._tag === "Fail") return failure(decision.status)
+        const response = yield* run
+        if (decision._tag === "Drop") return yield* dropConnection(request)
+        if (decision._tag === "CommitThenFail") return failure(decision.status)
+        return response
+      })
+
+    const token = (request: HttpServerRequest.HttpServerRequest, requestId: string) =>
+      withFaults(
+        "token",
+        request,
+        (answer) => respondOAuth2(asOAuth2(answer), requestId),
+        Effect.gen(function*() {
+          const text = yield* Effect.mapError(options.readText(request), ({ answer }) => new Rejected(asOAuth2(answer)))
+          const fields = yield* parseFields(text, request.headers["content-type"])
+          const tokenRequest = yield* tokenRequestOf(fields, request.headers["authorization"])
+          const issued = yield* tokens.token(tokenRequest).pipe(
+            Effect.catchAll((error) =>
+              Effect.flatMap(answerOfTokenError(error), (answer) => Effect.fail(new Rejected(answer)))
+            )
+          )
+          return HttpServerResponse.unsafeJson({
+            status_code: 200,
+            request_id: requestId,
+            access_token: Redacted.value(issued.access_token),
+            token_type: issued.token_type,
+            expires_in: issued.expires_in
+          }, { headers: { "cache-control": "no-store", pragma: "no-cache" } })
+        }).pipe(Effect.catchTag("Rejected", ({ answer }) => Effect.succeed(respondOAuth2(answer, requestId))))
+      )
+
+    const jwks = (request: HttpServerRequest.HttpServerRequest, requestId: string) =>
+      withFaults(
+        "jwks",
+        request,
+        (answer) => respondStytch(answer, requestId),
+        Effect.map(keys.jwks, ({ keys }) =>
+          HttpServerResponse.unsafeJson({ keys, request_id: requestId, status_code: 200 }, {
+            // What Stytch is reported to send: a verifier may keep the keys for 15 minutes.
+            headers: { "cache-control": "public, max-age=900" }
+          }))
+      )
+
+    /** The handler for a public route's path, or `undefined` when the path is not one. */
+    return (rawPath: string):
+      | ((request: HttpServerRequest.HttpServerRequest, requestId: string) => Effect.Effect<
+        HttpServerResponse.HttpServerResponse
+      >)
+      | undefined =>
+    {
+      const tokenMatch = tokenPath.exec(rawPath)
+      const jwksMatch = tokenMatch === null ? jwksPath.exec(rawPath) : null
+      const match = tokenMatch ?? jwksMatch
+      if (match === null) return undefined
+      const [method, serve, respond] = tokenMatch !== null
+        ? [
+          "POST",
+          token,
+          (answer: ErrorAnswer, requestId: string) => respondOAuth2(asOAuth2(answer), requestId)
+        ] as const
+        : ["GET", jwks, respondStytch] as const
+      return (request, requestId) => {
+        if (request.method !== method) return Effect.succeed(respond(methodNotAllowed([method]), requestId))
+        if (decodeSegment(match[1]!) !== options.projectId) return Effect.succeed(respond(projectNotFound, requestId))
+        return serve(request, requestId)
+      }
+    }
+  })
+
+/** Closes the connection without an answer, waiting for the server to interrupt the request's fiber. */
+const dropConnection = (request: HttpServerRequest.HttpServerRequest) =>
+  Effect.zipRight(
+    Effect.sync(() => NodeHttpServerRequest.toServerResponse(request).destroy()),
+    Effect.never
+  )

@@ -1,0 +1,117 @@
+/**
+ * The `M2MTokens` service over an `HttpClient`: one POST to the token endpoint per call, with the
+ * clients layer's answer reading, typed transport errors, per-attempt deadlines and backoff
+ * (`client.ts`). A token request changes nothing on the server, so every failure worth another attempt
+ * is retried, whether or not the server may have seen it.
+ */
+import type { HttpClient } from "@effect/platform"
+import { HttpClientError, HttpClientRequest } from "@effect/platform"
+import type { M2MTokenRequest } from "@stytch-effect/core"
+import {
+  M2MToken,
+  M2MTokens,
+  MalformedResponse,
+  projectPath,
+  tokenOperation,
+  TransportError
+} from "@stytch-effect/core"
+import { Duration, Effect, Either, Redacted, Schedule } from "effect"
+import type { AttemptFailure, RetriedError, RetryPolicy } from "./client.js"
+import { answer, transportFailure } from "./client.js"
+import type { Deadlines } from "./deadlines.js"
+
+export interface TokenServiceOptions {
+  readonly projectId: string
+  readonly retry: RetryPolicy | undefined
+  readonly deadlines: Deadlines
+}
+
+/**
+ * The request's form body. Form rather than JSON: RFC 6749 (section 4.4.2) defines the token request
+ * as `application/x-www-form-urlencoded`, and it is what Stytch's own Node and Go SDKs send, so it is
+ * the encoding Stytch's endpoint certainly serves and any OAuth2 proxy in front of it understands; JSON
+ * is Stytch's extension. The credentials go in the body (`client_id`, `client_secret`) as those SDKs
+ * send them, and no scope at all when none is asked, as `scope=""` means nothing documented.
+ */
+const formOf = (request: M2MTokenRequest): Record<string, string> => ({
+  ...request.extra,
+  grant_type: "client_credentials",
+  client_id: request.client_id,
+  // The one place the client secret leaves Redacted: the body of the request to the token endpoint.
+  client_secret: Redacted.value(request.client_secret),
+  ...(request.scopes === undefined || request.scopes.length === 0 ? {} : { scope: request.scopes.join(" ") })
+})
+
+/** The service over a client that already carries the base URL and headers. */
+export const makeTokenService = (client: HttpClient.HttpClient, options: TokenServiceOptions): M2MTokens.Service => {
+  const { deadlines } = options
+  const path = projectPath(tokenOperation.route, options.projectId)
+  const operation = tokenOperation.name
+  const timeoutDescription = `no answer within ${Duration.format(deadlines.timeout)}`
+
+  const schedule = options.retry === undefined ? undefined : Schedule.intersect(
+    Schedule.mapInput(options.retry.schedule, (failure: AttemptFailure) => failure.error as RetriedError),
+    Schedule.identity<AttemptFailure>()
+  ).pipe(
+    Schedule.modifyDelay(([, failure], delay) =>
+      failure.retryAfter === undefined ? delay : Duration.max(delay, failure.retryAfter)
+    )
+  )
+
+  return M2MTokens.make({
+    token: (request) => {
+      const httpRequest = HttpClientRequest.bodyUrlParams(HttpClientRequest.post(path), formOf(request))
+      let attempts = 0
+      const attempt = Effect.suspend(() => {
+        const number = ++attempts
+        return client.execute(httpRequest).pipe(
+          Effect.flatMap((response) => answer(tokenOperation, response, number)),
+          // The platform's error holds the request, and with it the secret in its body: only a
+          // description of it is kept.
+          Effect.catchIf(
+            HttpClientError.isHttpClientError,
+            (error) => Effect.fail(transportFailure(operation, error, number))
+          ),
+          (effect) =>
+            deadlines.limit(effect, (): AttemptFailure => ({
+              error: new TransportError({
+                operation,
+                reason: "Timeout",
+                description: timeoutDescription,
+                attempts: number
+              }),
+              transient: true,
+              mayHaveActed: true
+            }))
+        )
+      })
+      const retried = schedule === undefined || options.retry === undefined ? attempt : Effect.retry(attempt, {
+        schedule,
+        while: (failure) =>
+          failure.transient &&
+          (failure.retryAfter === undefined ||
+            Duration.lessThanOrEqualTo(failure.retryAfter, options.retry!.maxRetryAfter))
+      })
+      return retried.pipe(
+        Effect.mapError((failure) => failure.error as Effect.Effect.Error<ReturnType<M2MTokens.Service["token"]>>),
+        Effect.flatMap((decoded) =>
+          Either.match(M2MToken.fromAnswer(decoded), {
+            // A 2XX whose token cannot be read: what it says about itself (expiry, scopes) is unknown.
+            onLeft: (description) =>
+              Effect.fail(
+                new MalformedResponse({
+                  operation,
+                  status_code: decoded.status_code,
+                  request_id: decoded.request_id,
+                  description,
+                  attempts
+                })
+              ),
+            onRight: Effect.succeed
+          })
+        ),
+        Effect.onExit(() => Effect.annotateCurrentSpan("m2m.attempts", attempts))
+      )
+    }
+  })
+}
