@@ -8,14 +8,28 @@ import { describe, expect, it } from "@effect/vitest"
 import { M2MClients } from "@stytch-effect/core"
 import type { EmulatorOptions } from "@stytch-effect/emulator"
 import { Emulator } from "@stytch-effect/emulator"
+import { ClientCredentials } from "@stytch-effect/memory"
 import { Effect, Layer, Random, Redacted } from "effect"
 import { HttpM2MClients } from "../src/index.js"
 
-/** The http layer (fast retries) over a fresh emulator; `Emulator` stays reachable for its faults. */
-const overEmulatorWith = (options: EmulatorOptions) =>
+/**
+ * The http layer (fast retries) over a fresh emulator; `Emulator` stays reachable for its faults. A
+ * secret is proven by the emulator's store, as a token request will prove it once the endpoint exists.
+ */
+const overEmulatorWith = (options: EmulatorOptions, layerOptions: Partial<HttpM2MClients.Options> = {}) =>
   Layer.unwrapEffect(
-    Effect.map(Emulator, ({ baseUrl, projectId, secret }) =>
-      HttpM2MClients.layer({ projectId, secret, baseUrl, retry: { baseDelay: "1 millis", maxDelay: "2 millis" } }))
+    Effect.gen(function*() {
+      const { baseUrl, projectId, secret } = yield* Emulator
+      const credentials = yield* ClientCredentials
+      return HttpM2MClients.layer({
+        projectId,
+        secret,
+        baseUrl,
+        retry: { baseDelay: "1 millis", maxDelay: "2 millis" },
+        proveSecret: credentials.verify,
+        ...layerOptions
+      })
+    })
   ).pipe(
     Layer.provideMerge(Emulator.layerMemory(options)),
     Layer.provide(NodeHttpClient.layerUndici)
@@ -67,14 +81,26 @@ describe("retries against the emulator's faults", () => {
       expect(m2m_clients.map((client) => client.client_id)).toEqual(["worker"])
     }).pipe(Effect.provide(overEmulatorWith({ random: Random.fixed([0, 0.9]) }))))
 
-  it.live("a create without an id is not repeated after commit-then-fail, so it makes one client", () =>
+  it.live("a create without an id is repeated after commit-then-fail with its generated id: one client, named", () =>
+    Effect.gen(function*() {
+      const clients = yield* M2MClients
+      yield* setFaults("create", { commitThenFail: { share: 1, status: 503 } })
+      const error = yield* Effect.flip(clients.create({ scopes: ["read"] }))
+      expect(error._tag).toBe("ClientSecretLost")
+      const { m2m_clients } = yield* clients.search({})
+      expect(m2m_clients.map((client) => client.client_id)).toEqual([
+        error._tag === "ClientSecretLost" ? error.client_id : "none"
+      ])
+    }).pipe(Effect.provide(overEmulator)))
+
+  it.live("a create whose id the server chooses is not repeated after commit-then-fail, so it makes one client", () =>
     Effect.gen(function*() {
       const clients = yield* M2MClients
       yield* setFaults("create", { commitThenFail: { share: 1, status: 503 } })
       const error = yield* Effect.flip(clients.create({ scopes: ["read"] }))
       expect(error._tag).toBe("ServerError")
       expect((yield* clients.search({})).m2m_clients).toHaveLength(1)
-    }).pipe(Effect.provide(overEmulator)))
+    }).pipe(Effect.provide(overEmulatorWith({}, { generateClientIds: false }))))
 
   it.live("a dropped connection on an idempotent read is retried until it gets through", () =>
     Effect.gen(function*() {
