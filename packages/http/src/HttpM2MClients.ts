@@ -152,6 +152,7 @@ export const make = (
         ? undefined
         : () => `m2m-client-${environment}-${globalThis.crypto.randomUUID()}`,
       proveSecret: options.proveSecret,
+      credentials: [options.secret, credentials],
       requestSpans: (options.requestSpans ?? options.tracerPropagation ?? false)
         ? { propagate: options.tracerPropagation ?? false }
         : undefined

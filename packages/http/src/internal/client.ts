@@ -166,11 +166,32 @@ const redirectFailure = (status: number, attempts: number): AttemptFailure => ({
  */
 const requestIdShape = /^request-id-[a-z]+-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
+/**
+ * Whether a text quotes any 8 characters of a secret the request carried (the project's credentials,
+ * a caller's client secret): a server or proxy that echoes the request would put them into the error.
+ */
+type Quotes = (text: string) => boolean
+
+const quoting = (secrets: ReadonlyArray<Redacted.Redacted<string>>): Quotes => {
+  const windows = new Set<string>()
+  for (const secret of secrets) {
+    const value = Redacted.value(secret)
+    for (let i = 0; i + 8 <= value.length; i++) windows.add(value.slice(i, i + 8))
+  }
+  return (text) => {
+    for (let i = 0; i + 8 <= text.length; i++) {
+      if (windows.has(text.slice(i, i + 8))) return true
+    }
+    return false
+  }
+}
+
 /** Reads one answer: a decoded success, or the failure it stands for. */
 const answer = <O extends Operation>(
   op: O,
   response: HttpClientResponse.HttpClientResponse,
-  attempts: number
+  attempts: number,
+  quotes: Quotes
 ): Effect.Effect<Operation.Response<O>, AttemptFailure | HttpClientError.ResponseError> => {
   const status = response.status
   // Plain combinators rather than a generator: this runs on every call, and the generator's steps cost.
@@ -178,8 +199,9 @@ const answer = <O extends Operation>(
     Effect.annotateCurrentSpan("http.response.status_code", status),
     Effect.flatMap(response.text, (text) => {
       if (isRedirect(status)) return Effect.fail(redirectFailure(status, attempts))
-      const json = parseJson(text)
-      return isSuccess(status) ? success(op, status, json, attempts) : apiFailure(op, response, json, attempts)
+      if (isSuccess(status)) return success(op, status, parseJson(text), attempts)
+      // An error body that quotes the request's secrets is not kept, whatever else it says.
+      return apiFailure(op, response, quotes(text) ? quotedCredentials : parseJson(text), attempts)
     })
   )
 }
@@ -219,6 +241,8 @@ const success = <O extends Operation>(
   })) as Effect.Effect<Operation.Response<O>, AttemptFailure>
 }
 
+const quotedCredentials = Symbol("quotedCredentials")
+
 const apiFailure = <O extends Operation>(
   op: O,
   response: HttpClientResponse.HttpClientResponse,
@@ -228,11 +252,15 @@ const apiFailure = <O extends Operation>(
   Effect.flatMap(Clock.currentTimeMillis, (now) => {
     const status = response.status
     const retryAfter = parseRetryAfter(response.headers["retry-after"], now)
-    const body = json === undefined ? Option.none() : Either.getRight(Schema.decodeUnknownEither(ErrorBody)(json))
+    const body = json === undefined || json === quotedCredentials
+      ? Option.none()
+      : Either.getRight(Schema.decodeUnknownEither(ErrorBody)(json))
     const fields = Option.match(body, {
       onNone: () => ({
         error_type: "unparsed_error_body",
-        error_message: `the answer is not a JSON error body (${response.headers["content-type"] ?? "no content type"})`
+        error_message: json === quotedCredentials
+          ? "the error body quotes the request's credentials, so it is not kept"
+          : `the answer is not a JSON error body (${response.headers["content-type"] ?? "no content type"})`
       }),
       onSome: ({ status_code: _, ...body }) => body
     })
@@ -268,6 +296,8 @@ export interface ServiceOptions {
   readonly proveSecret?: ProveSecret | undefined
   /** A span of our own per request (never the platform's, which ends with the raw response). */
   readonly requestSpans?: { readonly propagate: boolean } | undefined
+  /** The secrets every request carries (the project's credentials), which no error may quote. */
+  readonly credentials?: ReadonlyArray<Redacted.Redacted<string>> | undefined
 }
 
 /**
@@ -305,6 +335,8 @@ const namingClient = (error: CreateError, client_id: string): CreateError => {
 /** The service over a client that already carries the base URL, credentials and headers. */
 export const makeService = (client: HttpClient.HttpClient, options: ServiceOptions): M2MClients.Service => {
   const { deadlines } = options
+  const credentials = options.credentials ?? []
+  const quotesCredentials = quoting(credentials)
   const timeoutDescription = `no answer within ${Duration.format(deadlines.timeout)}`
 
   const schedule = options.retry === undefined ? undefined : Schedule.intersect(
@@ -373,11 +405,13 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
         // ended, so plain variables suffice.
         let attempts = 0
         let anAttemptMayHaveActed = false
+        const clientSecret = (request as { readonly client_secret?: Redacted.Redacted<string> }).client_secret
+        const quotes = clientSecret === undefined ? quotesCredentials : quoting([...credentials, clientSecret])
         const attempt = Effect.suspend(() => {
           const number = ++attempts
           return requestSpan(httpRequest, (request) =>
             client.execute(request).pipe(
-              Effect.flatMap((response) => answer(op, response, number)),
+              Effect.flatMap((response) => answer(op, response, number, quotes)),
               Effect.catchIf(
                 HttpClientError.isHttpClientError,
                 (error) => Effect.fail(transportFailure(op.name, error, number))
