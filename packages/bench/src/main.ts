@@ -10,7 +10,8 @@ const benchmarks: Record<string, () => Promise<{ readonly run: () => Promise<str
   searchCost: () => import("./search-cost.js"),
   memory: () => import("./memory.js"),
   "token-cache": () => import("./token-cache.js"),
-  tokens: () => import("./tokens.js")
+  tokens: () => import("./tokens.js"),
+  storm: () => import("./storm.js")
 }
 
 const only = process.env["BENCH"]

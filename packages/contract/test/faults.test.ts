@@ -9,9 +9,14 @@
  * explain the answer; a `ServerError` or `TransportError` may have come after the server did the work,
  * so it widens the set to "applied or not". Each worker owns its client ids, so the operations on one
  * id happen in a known order although the workers run concurrently; searches and gets narrow the sets
- * again as they read. A create without a client id whose outcome is unknown may have made a client
- * nobody knows the id of: every create tags its client's `trusted_metadata`, and each such tag may
- * appear at most once.
+ * again as they read. A create without a client id is sent with one the layer generates, and an error
+ * whose outcome is unknown names it, so it is modelled like the others; every create also tags its
+ * client's `trusted_metadata`, and each tag may appear at most once.
+ *
+ * An attempt the layer abandoned at its timeout may still land at any later time, after the caller's
+ * next operations. Such an operation stays pending on its client forever: every later reading allows
+ * each state that landing it (and the other pending ones), in any order, could have made. A second run
+ * makes updates outlive their timeout, so that late landings really happen.
  */
 import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
@@ -26,6 +31,7 @@ import { M2MClients } from "@stytch-effect/core"
 import type { FaultPlan } from "@stytch-effect/emulator"
 import { Emulator } from "@stytch-effect/emulator"
 import { HttpM2MClients } from "@stytch-effect/http"
+import { ClientCredentials } from "@stytch-effect/memory"
 import { M2MClientsSearch } from "@stytch-effect/search"
 import {
   Cause,
@@ -33,6 +39,7 @@ import {
   Duration,
   Effect,
   Exit,
+  FiberRef,
   Layer,
   Logger,
   LogLevel,
@@ -40,6 +47,7 @@ import {
   Random,
   Redacted,
   Ref,
+  Schedule,
   Stream
 } from "effect"
 import { isDeepStrictEqual } from "node:util"
@@ -54,13 +62,13 @@ const flipDropEvery = 150
  * (before or after acting, as `afterCommit` says); the routes that change state also carry a share out
  * and then answer 500.
  */
-const faultPlan = (afterCommit: boolean): FaultPlan => {
+const faultPlan = (afterCommit: boolean, updateLatency = Duration.millis(1)): FaultPlan => {
   const committing = { commitThenFail: { share: 0.06 } }
   return {
     all: { fail: { share: 0.06, status: 503 }, drop: { share: 0.05, afterCommit }, latency: Duration.millis(1) },
     routes: {
       create: { commitThenFail: { share: 0.1 }, latency: Duration.millis(2) },
-      update: committing,
+      update: { ...committing, latency: updateLatency },
       delete: committing,
       rotateStart: committing,
       rotateCancel: committing,
@@ -196,9 +204,13 @@ const describeClient = (client: M2MClient | null) =>
 // The run: what happened, and the model built from it.
 // ---------------------------------------------------------------------------------------------------
 
+type Changing = Exclude<Operation, { _tag: "search" }>
+
 interface Run {
   /** Each client id some worker knows, to the states its client may be in. */
   readonly model: Map<string, ReadonlyArray<State>>
+  /** The operations on each id with an attempt abandoned at its timeout: each may still land. */
+  readonly pending: Map<string, Array<Changing>>
   /** Tags of creates without a client id whose outcome is unknown, to the client each would have made. */
   readonly orphans: Map<string, State>
   /** Anything the model could not explain, or an error outside the operation's expected ones. */
@@ -209,6 +221,32 @@ interface Run {
 }
 
 const count = (run: Run, key: string) => run.outcomes.set(key, (run.outcomes.get(key) ?? 0) + 1)
+
+/** `states`, and every state that landing some of `pending`, in any order, could make of them. */
+const withLateLandings = (states: ReadonlyArray<State>, pending: ReadonlyArray<Changing>): ReadonlyArray<State> => {
+  const all = new Map(states.map((state) => [JSON.stringify(state), state]))
+  let frontier = [...all.values()]
+  while (frontier.length > 0) {
+    const next: Array<State> = []
+    for (const state of frontier) {
+      for (const operation of pending) {
+        const step = apply(operation, state)
+        if (step._tag !== "Applied") continue
+        const key = JSON.stringify(step.state)
+        if (!all.has(key)) {
+          all.set(key, step.state)
+          next.push(step.state)
+        }
+      }
+    }
+    frontier = next
+  }
+  return [...all.values()]
+}
+
+/** The states the client under `client_id` may be in now. */
+const statesOf = (run: Run, client_id: string) =>
+  withLateLandings(run.model.get(client_id) ?? [null], run.pending.get(client_id) ?? [])
 
 /** A secret of the caller's own that passes the store's strength rule, ending in a per-operation number. */
 const customSecret = (n: number) => Redacted.make(`Fault-S3cret-xYzQ-${String(n).padStart(4, "0")}`)
@@ -328,18 +366,23 @@ const record = (
   run: Run,
   operation: Operation,
   exit: Exit.Exit<Shown, { readonly _tag: string }>,
-  tag: string
+  tag: string,
+  timedOut: boolean
 ) => {
   const problem = (what: string) => run.problems.push(`${tag} ${operation._tag}: ${what}`)
   const narrow = (client_id: string, next: ReadonlyArray<State>, what: string) => {
     if (next.length === 0) {
-      problem(`${what} for ${client_id}, which may be ${(run.model.get(client_id) ?? []).map(describeState)}`)
+      problem(`${what} for ${client_id}, which may be ${statesOf(run, client_id).map(describeState)}`)
     } else {
       run.model.set(client_id, distinct(next))
     }
   }
+  const mayLandLater = (client_id: string) => {
+    if (!timedOut || operation._tag === "search" || operation._tag === "get") return
+    run.pending.set(client_id, [...(run.pending.get(client_id) ?? []), operation])
+  }
   const see = (client_id: string, seen: M2MClient | null) => {
-    const states = run.model.get(client_id) ?? [null]
+    const states = statesOf(run, client_id)
     narrow(
       client_id,
       states.filter((state) => matches(state, seen)).map((state) => learn(state, seen)),
@@ -372,14 +415,26 @@ const record = (
     : operation.client_id
 
   if (client_id === undefined) {
-    // A create without a client id: a new client, or (outcome unknown) perhaps one nobody knows the id of.
-    const made = apply(operation as Exclude<Operation, { _tag: "search" }>, null)
+    // A create without a client id: a new client under the id the layer generated, which an unknown
+    // outcome names; or (with no id named) perhaps one nobody knows the id of.
+    const made = apply(operation as Changing, null)
     const state = made._tag === "Applied" ? made.state : null
+    const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+    const named = (error as { readonly client_id?: string } | undefined)?.client_id
     if (Exit.isSuccess(exit) && exit.value._tag === "Client" && exit.value.client !== null) {
       const id = exit.value.client.client_id
       if (run.model.has(id)) problem(`the server handed out ${id} a second time`)
       run.model.set(id, [state])
       see(id, exit.value.client)
+      mayLandLater(id)
+    } else if (outcome === "ClientSecretLost" && named !== undefined) {
+      if (run.model.has(named)) problem(`the layer generated ${named} a second time`)
+      run.model.set(named, [state])
+      mayLandLater(named)
+    } else if ((outcome === "ServerError" || outcome === "TransportError") && named !== undefined) {
+      if (run.model.has(named)) problem(`the layer generated ${named} a second time`)
+      run.model.set(named, [null, state])
+      mayLandLater(named)
     } else if (outcome === "ServerError" || outcome === "TransportError") {
       run.orphans.set(tag, state)
     } else {
@@ -388,7 +443,7 @@ const record = (
     return
   }
 
-  const states = run.model.get(client_id) ?? [null]
+  const states = statesOf(run, client_id)
   const steps = states.map((state) => ({
     state,
     step: apply(operation as Exclude<Operation, { _tag: "search" }>, state)
@@ -421,6 +476,7 @@ const record = (
   } else {
     problem(`failed with ${outcome}`)
   }
+  mayLandLater(client_id)
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -437,11 +493,31 @@ const emulatorLayer = Emulator.layerMemory({ random: Random.make("fault-injectio
   Layer.provide(Logger.replace(Logger.defaultLogger, emulatorLogger))
 )
 
-const httpClients = (retry: HttpM2MClients.RetryOptions) =>
-  Effect.flatMap(
-    Emulator,
-    ({ baseUrl, projectId, secret }) => HttpM2MClients.make({ projectId, secret, baseUrl, retry, timeout: "2 seconds" })
-  )
+/** Set when an attempt of the current operation was abandoned at its timeout. */
+const attemptTimedOut = FiberRef.unsafeMake(false)
+
+const isTimeout = (error: unknown) =>
+  (error as { readonly _tag?: string })?._tag === "TransportError" &&
+  (error as { readonly reason?: string }).reason === "Timeout"
+
+/**
+ * The default backoff (`times` retries, exponential from 1 ms, at most 5 ms), noting every attempt that
+ * timed out. A secret is proven by the emulator's store, as a token request will prove it.
+ */
+const httpClients = (times: number, timeout: Duration.DurationInput) =>
+  Effect.gen(function*() {
+    const { baseUrl, projectId, secret } = yield* Emulator
+    const credentials = yield* ClientCredentials
+    const retry = Schedule.exponential("1 millis", 2).pipe(
+      Schedule.jittered,
+      Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.millis(5))),
+      Schedule.intersect(Schedule.recurs(times)),
+      Schedule.tapInput((error: HttpM2MClients.RetriedError) =>
+        isTimeout(error) ? FiberRef.set(attemptTimedOut, true) : Effect.void
+      )
+    )
+    return yield* HttpM2MClients.make({ projectId, secret, baseUrl, retry, timeout, proveSecret: credentials.verify })
+  })
 
 /** Every client in a store, through its own `M2MClients`, not over HTTP. */
 const storeContents = Effect.flatMap(M2MClients, (store) =>
@@ -451,88 +527,129 @@ const storeContents = Effect.flatMap(M2MClients, (store) =>
     Effect.provideService(M2MClients, store)
   ))
 
+/**
+ * `operationsPerWorker` mixed operations for each of `workers`, each attempt limited to `timeout` and
+ * retried `times` times, with updates answered after `updateLatency`.
+ */
+const faultRun = (
+  operationsPerWorker: number,
+  timeout: Duration.DurationInput,
+  updateLatency: Duration.Duration,
+  times = 3
+) =>
+  Effect.gen(function*() {
+    const unhandled: Array<unknown> = []
+    const onUnhandled = (reason: unknown) => unhandled.push(reason)
+    process.on("unhandledRejection", onUnhandled)
+    yield* Effect.addFinalizer(() => Effect.sync(() => process.off("unhandledRejection", onUnhandled)))
+
+    const { faults } = yield* Emulator
+    yield* faults.set(faultPlan(false, updateLatency))
+    const http = yield* httpClients(times, timeout)
+    const run: Run = {
+      model: new Map(),
+      pending: new Map(),
+      orphans: new Map(),
+      problems: [],
+      defects: [],
+      outcomes: new Map()
+    }
+    const done = yield* Ref.make(0)
+
+    yield* Effect.forEach(Array.from({ length: workers }, (_, w) => w), (worker) =>
+      Effect.gen(function*() {
+        const random = Random.make(`fault-worker-${worker}`)
+        const ids = [...callerIds(worker)]
+        for (let i = 0; i < operationsPerWorker; i++) {
+          const n = worker * operationsPerWorker + i
+          const tag = `w${worker}-op${i}`
+          const operation = yield* nextOperation(random, ids, tag, n)
+          yield* FiberRef.set(attemptTimedOut, false)
+          const exit = yield* Effect.exit(Effect.suspend(() => perform(http, operation)))
+          const timedOut = (yield* FiberRef.get(attemptTimedOut)) ||
+            (Exit.isFailure(exit) && isTimeout(Option.getOrUndefined(Cause.failureOption(exit.cause))))
+          record(run, operation, exit, tag, timedOut)
+          if (operation._tag === "create" && operation.request.client_id === undefined && Exit.isSuccess(exit)) {
+            const shown = exit.value
+            if (shown._tag === "Client" && shown.client !== null) ids.push(shown.client.client_id)
+          }
+          const total = yield* Ref.updateAndGet(done, (k) => k + 1)
+          if (total % flipDropEvery === 0) {
+            yield* faults.set(faultPlan((total / flipDropEvery) % 2 === 1, updateLatency))
+          }
+        }
+      }), { concurrency: workers, discard: true })
+
+    expect(run.defects).toEqual([])
+    expect(run.problems.slice(0, 10)).toEqual([])
+    expect(unhandled).toEqual([])
+    expect(emulatorErrors).toEqual([])
+    // The faults really fired, on both sides of the commit, and most operations still got through.
+    const outcomes = (ending: string) =>
+      [...run.outcomes].filter(([key]) => key.endsWith(ending)).reduce((sum, [, k]) => sum + k, 0)
+    expect(outcomes(" Success")).toBeGreaterThan(workers * operationsPerWorker / 4)
+    expect(outcomes(" ServerError")).toBeGreaterThan(0)
+    expect(outcomes(" TransportError")).toBeGreaterThan(0)
+    // Every create of unknown outcome named its client: nobody is left with a client they cannot find.
+    expect(run.orphans.size).toBe(0)
+    // Give every abandoned attempt time to land before the store is read.
+    yield* Effect.sleep(Duration.sum(updateLatency, Duration.millis(200)))
+
+    // The store, read behind the HTTP surface, holds what the model allows and nothing else.
+    const stored = yield* storeContents
+    const storedById = new Map(stored.map((client) => [client.client_id, client]))
+    const mismatches: Array<string> = []
+    for (const id of run.model.keys()) {
+      const actual = storedById.get(id) ?? null
+      const states = statesOf(run, id)
+      if (!states.some((state) => matches(state, actual))) {
+        mismatches.push(`${id} is ${describeClient(actual)}, expected one of ${states.map(describeState)}`)
+      }
+    }
+    const tags = new Map<string, number>()
+    for (const client of stored) {
+      const tag = String(client.trusted_metadata["op"])
+      tags.set(tag, (tags.get(tag) ?? 0) + 1)
+      if (run.model.has(client.client_id)) continue
+      const orphan = run.orphans.get(tag)
+      if (orphan === undefined || !matches(orphan, client)) {
+        mismatches.push(`${client.client_id} (${describeClient(client)}) comes from no create of unknown outcome`)
+      }
+    }
+    expect(mismatches.slice(0, 10)).toEqual([])
+    // No create made two clients: each operation's tag is on at most one client.
+    expect([...tags].filter(([, k]) => k > 1)).toEqual([])
+
+    // A walk over HTTP, with search still failing and dropping a share of requests, sees each client once.
+    const patient = yield* httpClients(12, "2 seconds")
+    const walked = yield* M2MClientsSearch.clients({ limit: 17 }).pipe(
+      Stream.map((client) => client.client_id),
+      Stream.runCollect,
+      Effect.map(Chunk.toReadonlyArray),
+      Effect.provideService(M2MClients, patient)
+    )
+    expect(walked.length).toBe(stored.length)
+    expect(new Set(walked)).toEqual(new Set(storedById.keys()))
+    expect(emulatorErrors).toEqual([])
+    return run
+  }).pipe(Effect.scoped, Effect.provide(Layer.merge(emulatorLayer, NodeHttpClient.layerUndici)))
+
 describe("the http layer against an emulator with faults on", () => {
   it.live(
     `${workers * operationsPerWorker} mixed operations at concurrency ${workers} end as the model allows`,
+    () => Effect.asVoid(faultRun(operationsPerWorker, "2 seconds", Duration.millis(1))),
+    60_000
+  )
+
+  it.live(
+    `${workers * 20} mixed operations whose updates outlive their timeout and land late end as the model allows`,
     () =>
       Effect.gen(function*() {
-        const unhandled: Array<unknown> = []
-        const onUnhandled = (reason: unknown) => unhandled.push(reason)
-        process.on("unhandledRejection", onUnhandled)
-        yield* Effect.addFinalizer(() => Effect.sync(() => process.off("unhandledRejection", onUnhandled)))
-
-        const { faults } = yield* Emulator
-        const http = yield* httpClients({ baseDelay: "1 millis", maxDelay: "5 millis" })
-        const run: Run = { model: new Map(), orphans: new Map(), problems: [], defects: [], outcomes: new Map() }
-        const done = yield* Ref.make(0)
-
-        yield* Effect.forEach(Array.from({ length: workers }, (_, w) => w), (worker) =>
-          Effect.gen(function*() {
-            const random = Random.make(`fault-worker-${worker}`)
-            const ids = [...callerIds(worker)]
-            for (let i = 0; i < operationsPerWorker; i++) {
-              const n = worker * operationsPerWorker + i
-              const tag = `w${worker}-op${i}`
-              const operation = yield* nextOperation(random, ids, tag, n)
-              const exit = yield* Effect.exit(Effect.suspend(() => perform(http, operation)))
-              record(run, operation, exit, tag)
-              if (operation._tag === "create" && operation.request.client_id === undefined && Exit.isSuccess(exit)) {
-                const shown = exit.value
-                if (shown._tag === "Client" && shown.client !== null) ids.push(shown.client.client_id)
-              }
-              const total = yield* Ref.updateAndGet(done, (k) => k + 1)
-              if (total % flipDropEvery === 0) yield* faults.set(faultPlan((total / flipDropEvery) % 2 === 1))
-            }
-          }), { concurrency: workers, discard: true })
-
-        expect(run.defects).toEqual([])
-        expect(run.problems.slice(0, 10)).toEqual([])
-        expect(unhandled).toEqual([])
-        expect(emulatorErrors).toEqual([])
-        // The faults really fired, on both sides of the commit, and most operations still got through.
-        const outcomes = (ending: string) =>
-          [...run.outcomes].filter(([key]) => key.endsWith(ending)).reduce((sum, [, k]) => sum + k, 0)
-        expect(outcomes(" Success")).toBeGreaterThan(workers * operationsPerWorker / 3)
-        expect(outcomes(" ServerError")).toBeGreaterThan(0)
-        expect(outcomes(" TransportError")).toBeGreaterThan(0)
-        expect(run.orphans.size).toBeGreaterThan(0)
-
-        // The store, read behind the HTTP surface, holds what the model allows and nothing else.
-        const stored = yield* storeContents
-        const storedById = new Map(stored.map((client) => [client.client_id, client]))
-        const mismatches: Array<string> = []
-        for (const [id, states] of run.model) {
-          const actual = storedById.get(id) ?? null
-          if (!states.some((state) => matches(state, actual))) {
-            mismatches.push(`${id} is ${describeClient(actual)}, expected one of ${states.map(describeState)}`)
-          }
-        }
-        const tags = new Map<string, number>()
-        for (const client of stored) {
-          const tag = String(client.trusted_metadata["op"])
-          tags.set(tag, (tags.get(tag) ?? 0) + 1)
-          if (run.model.has(client.client_id)) continue
-          const orphan = run.orphans.get(tag)
-          if (orphan === undefined || !matches(orphan, client)) {
-            mismatches.push(`${client.client_id} (${describeClient(client)}) comes from no create of unknown outcome`)
-          }
-        }
-        expect(mismatches.slice(0, 10)).toEqual([])
-        // No create made two clients: each operation's tag is on at most one client.
-        expect([...tags].filter(([, k]) => k > 1)).toEqual([])
-
-        // A walk over HTTP, with search still failing and dropping a share of requests, sees each client once.
-        const patient = yield* httpClients({ times: 12, baseDelay: "1 millis", maxDelay: "5 millis" })
-        const walked = yield* M2MClientsSearch.clients({ limit: 17 }).pipe(
-          Stream.map((client) => client.client_id),
-          Stream.runCollect,
-          Effect.map(Chunk.toReadonlyArray),
-          Effect.provideService(M2MClients, patient)
-        )
-        expect(walked.length).toBe(stored.length)
-        expect(new Set(walked)).toEqual(new Set(storedById.keys()))
-        expect(emulatorErrors).toEqual([])
-      }).pipe(Effect.scoped, Effect.provide(Layer.merge(emulatorLayer, NodeHttpClient.layerUndici))),
+        const run = yield* faultRun(20, "1 second", Duration.millis(1500), 1)
+        expect(run.outcomes.get("update TransportError")).toBeGreaterThan(0)
+        expect([...run.pending.values()].flat().filter((operation) => operation._tag === "update").length)
+          .toBeGreaterThan(0)
+      }),
     60_000
   )
 })

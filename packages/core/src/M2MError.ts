@@ -129,13 +129,27 @@ export class RateLimited extends Schema.TaggedError<RateLimited>("@stytch-effect
   }
 }
 
+/**
+ * The `client_id` of a create whose outcome is unknown, on the errors that leave it unknown: the client
+ * may exist, or may still appear later (an abandoned attempt can land after the error), so repeat the
+ * create with this `client_id` rather than without one.
+ */
+const unknownOutcomeFields = {
+  client_id: Schema.optional(Schema.String)
+}
+
+const unknownOutcome = (client_id: string | undefined) =>
+  client_id === undefined
+    ? ""
+    : `; client ${client_id} may exist or may still appear: repeat the create with this client_id to find out`
+
 /** A 5XX answer: Stytch's own, or a proxy's page that is not JSON at all. */
 export class ServerError extends Schema.TaggedError<ServerError>("@stytch-effect/core/ServerError")(
   "ServerError",
-  apiErrorFields
+  { ...apiErrorFields, ...unknownOutcomeFields }
 ) {
   override get message() {
-    return describeApiError(this)
+    return describeApiError(this) + unknownOutcome(this.client_id)
   }
 }
 
@@ -220,11 +234,14 @@ export class TransportError extends Schema.TaggedError<TransportError>("@stytch-
     operation: Schema.String,
     reason: Schema.Literal("Timeout", "Connection"),
     description: Schema.String,
-    attempts: Schema.optional(Schema.Int)
+    attempts: Schema.optional(Schema.Int),
+    ...unknownOutcomeFields
   }
 ) {
   override get message() {
-    return `${this.operation}: ${this.reason.toLowerCase()} failure: ${this.description}${afterAttempts(this.attempts)}`
+    return `${this.operation}: ${this.reason.toLowerCase()} failure: ${this.description}${
+      afterAttempts(this.attempts)
+    }${unknownOutcome(this.client_id)}`
   }
 }
 
@@ -236,13 +253,14 @@ export class MalformedResponse extends Schema.TaggedError<MalformedResponse>("@s
     status_code: Schema.Int,
     request_id: Schema.optional(Schema.String),
     description: Schema.String,
-    attempts: Schema.optional(Schema.Int)
+    attempts: Schema.optional(Schema.Int),
+    ...unknownOutcomeFields
   }
 ) {
   override get message() {
     return `${this.operation}: malformed response (HTTP ${this.status_code}${
       this.request_id ? `, request ${this.request_id}` : ""
-    }): ${this.description}${afterAttempts(this.attempts)}`
+    }): ${this.description}${afterAttempts(this.attempts)}${unknownOutcome(this.client_id)}`
   }
 }
 

@@ -121,10 +121,11 @@ export const pathOf = (op: Operation, request: { readonly client_id?: string }):
 
 /**
  * The JSON body of an encoded request: everything but the path parameter, optional fields left out;
- * `undefined` for the methods that send none.
+ * `undefined` for `GET`. A `DELETE` sends `{}`, as the official SDK does, so neither a proxy nor the
+ * API can tell the two apart.
  */
 export const bodyOf = (op: Operation, encoded: object): object | undefined => {
-  if (op.method === "GET" || op.method === "DELETE") return undefined
+  if (op.method === "GET") return undefined
   const body: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(encoded)) {
     if (value !== undefined && !(key === "client_id" && op.route.includes(":client_id"))) body[key] = value

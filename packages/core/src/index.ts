@@ -2,6 +2,7 @@
  * Stytch M2M clients on Effect: the schemas of every object, request and response, the tagged errors
  * of every operation, the `M2MClients` and `M2MTokens` services that the http and memory layers implement.
  */
+export * from "./limits.js"
 export * from "./M2MClient.js"
 export * from "./M2MClients.js"
 export * from "./M2MError.js"

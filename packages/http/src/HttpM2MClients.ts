@@ -11,18 +11,18 @@
  * dropped connections, timeouts) are retried with jittered exponential backoff; an operation that is
  * not safe to repeat is retried only when the server certainly did nothing (see the README).
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { M2MClients } from "@stytch-effect/core"
+import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { M2MClients, projectEnvironment } from "@stytch-effect/core"
 import type { Scope } from "effect"
 import { Config, ConfigError, Duration, Effect, Either, Encoding, Layer, Option, Redacted, Schedule } from "effect"
 import { resolveBaseUrl } from "./internal/baseUrl.js"
-import type { RetriedError, RetryPolicy } from "./internal/client.js"
+import type { ProveSecret, RetriedError, RetryPolicy } from "./internal/client.js"
 import { makeService } from "./internal/client.js"
 import * as Deadlines from "./internal/deadlines.js"
 import { version } from "./internal/version.js"
 
 export { liveBaseUrl, testBaseUrl } from "./internal/baseUrl.js"
-export type { RetriedError } from "./internal/client.js"
+export type { ProveSecret, RetriedError } from "./internal/client.js"
 
 /** Sent with every request. */
 export const userAgent = `stytch-effect-http/${version}`
@@ -62,11 +62,26 @@ export interface Options {
   /** Send trace headers (`traceparent`, `b3`) to Stytch. Default `false`: they are ours, not Stytch's. */
   readonly tracerPropagation?: boolean | undefined
   /**
-   * A span per HTTP request (the platform's `http.client` span) inside each operation's span. Default
-   * `false`, as the operation's span already carries the status and the attempt count, unless
-   * `tracerPropagation` is on: the trace headers sent are the request span's.
+   * An `http.client` span per HTTP request inside each operation's span, with the method, URL and
+   * status but no header. Default `false`, as the operation's span already carries the status and the
+   * attempt count, unless `tracerPropagation` is on: the trace headers sent are the request span's.
    */
   readonly requestSpans?: boolean | undefined
+  /**
+   * A create without a `client_id` is sent with one generated here, `m2m-client-<test|live>-<uuid>`:
+   * the shape of the ids Stytch generates itself (so ids look alike whoever made them, and Stytch's
+   * rules for custom ids accept it), from `crypto.randomUUID()` (122 random bits, so nobody can guess
+   * or take it first). The create can then be repeated like any other, a lost answer is recovered the
+   * same way, and an error whose outcome is unknown names the id. Default `true`; with `false` the
+   * server chooses the id, and such a create is not repeated once the server may have acted.
+   */
+  readonly generateClientIds?: boolean | undefined
+  /**
+   * Proves that a secret is a client's (a token request with it, say). Asked only when a repeated
+   * create with your own `client_id` and `client_secret` finds the id taken: the create succeeds if
+   * the secret is proven, and fails with the `DuplicateClientId` otherwise, or when this is not given.
+   */
+  readonly proveSecret?: ProveSecret | undefined
 }
 
 /** The options besides the credentials and base URL, which `layerConfig` reads from the environment. */
@@ -106,6 +121,12 @@ export const make = (
       resolveBaseUrl(options.projectId, options.baseUrl),
       (rule) => ConfigError.InvalidData(["baseUrl"], `The base URL ${rule}`)
     )
+    // Redirects are never followed (see `isRedirect` in internal/client.ts). Fetch reads its options
+    // from each request's context, where they replace the app's own: so the app's are kept in them.
+    const requestInit: globalThis.RequestInit = {
+      ...Option.getOrUndefined(yield* Effect.serviceOption(FetchHttpClient.RequestInit)),
+      redirect: "manual"
+    }
     const credentials = Redacted.make(Encoding.encodeBase64(`${options.projectId}:${Redacted.value(options.secret)}`))
     const decorated = (yield* HttpClient.HttpClient).pipe(
       // The headers every request carries are built once (not by `HttpClientRequest.basicAuth` per request);
@@ -116,21 +137,26 @@ export const make = (
           accept: "application/json",
           "user-agent": userAgent
         })
-      )
+      ),
+      HttpClient.transform((effect) => Effect.provideService(effect, FetchHttpClient.RequestInit, requestInit)),
+      // The platform's own request span is never used; see `requestSpan` in internal/client.ts.
+      HttpClient.withTracerDisabledWhen(() => true)
     )
-    // Each setting below is an `Effect.locally` on every request, so only the ones that change anything
-    // are applied. Each operation has its span already (`M2MClients.get`, with the status and attempts);
-    // the platform's span per request inside it would double the tracing cost of every call. Trace headers
-    // come only from that request span, so without it there is nothing to propagate.
-    const client = (options.requestSpans ?? options.tracerPropagation ?? false)
-      ? decorated.pipe(
-        HttpClient.withTracerPropagation(options.tracerPropagation ?? false),
-        HttpClient.withTracerDisabledWhen(() => false)
-      )
-      : HttpClient.withTracerDisabledWhen(decorated, () => true)
-    return makeService(client, {
+    // Each operation has its span already (`M2MClients.get`, with the status and attempts); a span per
+    // request inside it would double the tracing cost of every call. Trace headers come only from that
+    // request span, so without it there is nothing to propagate.
+    const environment = projectEnvironment(options.projectId)
+    return makeService(decorated, {
       retry: retryPolicy(options.retry),
-      deadlines: yield* Deadlines.make(Duration.decode(options.timeout ?? "30 seconds"))
+      deadlines: yield* Deadlines.make(Duration.decode(options.timeout ?? "30 seconds")),
+      generateClientId: options.generateClientIds === false
+        ? undefined
+        : () => `m2m-client-${environment}-${globalThis.crypto.randomUUID()}`,
+      proveSecret: options.proveSecret,
+      credentials: [options.secret, credentials],
+      requestSpans: (options.requestSpans ?? options.tracerPropagation ?? false)
+        ? { propagate: options.tracerPropagation ?? false }
+        : undefined
     })
   })
 

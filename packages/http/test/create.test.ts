@@ -6,6 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { M2MClients } from "@stytch-effect/core"
 import { Effect, Redacted } from "effect"
+import type { HttpM2MClients } from "../src/index.js"
 import type { Reply, Sent } from "./fakeStytch.js"
 import { json, ok, recordSpans, runOnTestClock, stytchError, wireClient, withFake } from "./fakeStytch.js"
 
@@ -47,25 +48,96 @@ const statefulServer = (faults: ReadonlyArray<Fault>, existing: ReadonlyArray<Re
   return { clients, reply }
 }
 
-const create = (server: ReturnType<typeof statefulServer>, request: Parameters<M2MClients.Service["create"]>[0]) =>
+const create = (
+  server: ReturnType<typeof statefulServer>,
+  request: Parameters<M2MClients.Service["create"]>[0],
+  options: Partial<HttpM2MClients.Options> = {}
+) =>
   withFake(server.reply, (clients, fake) =>
     runOnTestClock(Effect.either(clients.create(request))).pipe(
-      Effect.map((result) => ({ result, sent: fake.sent.map((sent) => `${sent.method} ${sent.url.pathname}`) }))
-    ))
+      Effect.map((result) => ({
+        result,
+        sent: fake.sent.map((sent) => `${sent.method} ${sent.url.pathname}`),
+        bodies: fake.sent.map((sent) => sent.body as { readonly client_id?: string } | undefined)
+      }))
+    ), options)
+
+const generatedId = /^m2m-client-test-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
 describe("create without a client_id", () => {
+  it.effect("is sent with an id chosen by the layer, in the shape of Stytch's own, new for each create", () =>
+    Effect.gen(function*() {
+      const server = statefulServer([])
+      const first = yield* create(server, { scopes: ["a"] })
+      const second = yield* create(server, { scopes: ["a"] })
+      const ids = [...first.bodies, ...second.bodies].map((body) => body?.client_id)
+      expect(ids[0]).toMatch(generatedId)
+      expect(ids[1]).toMatch(generatedId)
+      expect(ids[0]).not.toBe(ids[1])
+      expect(first.result._tag === "Right" && first.result.right.m2m_client.client_id).toBe(ids[0])
+    }))
+
+  it.effect("is repeated with the same id after a 5XX, and an unknown outcome names the client", () =>
+    Effect.gen(function*() {
+      const server = statefulServer(Array<Fault>(4).fill("503 before acting"))
+      const { bodies, result } = yield* create(server, { scopes: ["a"] })
+      expect(bodies).toHaveLength(4)
+      const [id] = bodies.map((body) => body?.client_id)
+      expect(new Set(bodies.map((body) => body?.client_id))).toEqual(new Set([id]))
+      const error = result._tag === "Left" ? result.left : undefined
+      expect(error?._tag === "ServerError" && error.client_id).toBe(id)
+      expect(error?.message).toContain(`client ${id} may exist or may still appear`)
+      expect(server.clients.size).toBe(0)
+    }))
+
+  it.effect("whose answer was lost is repeated, and fails with ClientSecretLost naming the one client made", () =>
+    Effect.gen(function*() {
+      const server = statefulServer(["lose the answer"])
+      const { bodies, result } = yield* create(server, { scopes: ["a"] })
+      expect(server.clients.size).toBe(1)
+      const error = result._tag === "Left" ? result.left : undefined
+      expect(error?._tag === "ClientSecretLost" && error.client_id).toBe(bodies[0]?.client_id)
+      expect([...server.clients.keys()]).toEqual([bodies[0]?.client_id])
+    }))
+
+  it.effect("but with a secret of its own, a lost answer ends in success: the generated id is only its own", () =>
+    Effect.gen(function*() {
+      const server = statefulServer(["lose the answer"])
+      const { result, sent } = yield* create(server, {
+        scopes: ["a"],
+        client_secret: Redacted.make("my-own-secret-42")
+      })
+      expect(sent).toStrictEqual(["POST /v1/m2m/clients", "POST /v1/m2m/clients", expect.stringMatching(/^GET /)])
+      expect(result._tag === "Right" && Redacted.value(result.right.m2m_client.client_secret)).toBe(
+        "my-own-secret-42"
+      )
+      expect(server.clients.size).toBe(1)
+    }))
+})
+
+describe("create without a client_id, with generateClientIds: false", () => {
+  const serverChooses = { generateClientIds: false }
+
+  it.effect("is sent without one", () =>
+    Effect.gen(function*() {
+      const { bodies } = yield* create(statefulServer([]), { scopes: ["a"] }, serverChooses)
+      expect(bodies).toStrictEqual([{ scopes: ["a"] }])
+    }))
+
   it.effect("is not repeated once the server may have acted: the answer was lost", () =>
     Effect.gen(function*() {
       const server = statefulServer(["lose the answer"])
-      const { result } = yield* create(server, { scopes: ["a"] })
+      const { result } = yield* create(server, { scopes: ["a"] }, serverChooses)
       expect(result._tag === "Left" && result.left._tag).toBe("TransportError")
+      expect(result._tag === "Left" && result.left._tag === "TransportError" && result.left.client_id)
+        .toBeUndefined()
       expect(server.clients.size).toBe(1)
     }))
 
   it.effect("is not repeated after a 5XX, which may come after the work was done", () =>
     Effect.gen(function*() {
       const server = statefulServer(["503 after acting"])
-      const { result, sent } = yield* create(server, { scopes: ["a"] })
+      const { result, sent } = yield* create(server, { scopes: ["a"] }, serverChooses)
       expect(result._tag === "Left" && result.left._tag).toBe("ServerError")
       expect(sent).toHaveLength(1)
       expect(server.clients.size).toBe(1)
@@ -74,7 +146,7 @@ describe("create without a client_id", () => {
   it.effect("is repeated when the connection was refused, so nothing reached the server", () =>
     Effect.gen(function*() {
       const server = statefulServer(["refuse", "refuse"])
-      const { result, sent } = yield* create(server, { scopes: ["a"] })
+      const { result, sent } = yield* create(server, { scopes: ["a"] }, serverChooses)
       expect(result._tag).toBe("Right")
       expect(sent).toHaveLength(3)
       expect(server.clients.size).toBe(1)
@@ -92,11 +164,21 @@ describe("create with a client_id", () => {
       expect(server.clients.size).toBe(1)
     }))
 
-  it.effect("and its own secret: a lost answer is confirmed by reading the client back", () =>
+  it.effect("and its own secret: a lost answer is confirmed by proving the secret", () =>
     Effect.gen(function*() {
       const server = statefulServer(["lose the answer"])
+      const proofs: Array<string> = []
+      const proveSecret = (client_id: string, secret: Redacted.Redacted<string>) =>
+        Effect.sync(() => {
+          proofs.push(client_id)
+          return Redacted.value(secret) === "my-own-secret-42"
+        })
       const { spans, exit } = yield* recordSpans(
-        create(server, { scopes: ["a"], client_id: "billing", client_secret: Redacted.make("my-own-secret-42") })
+        create(
+          server,
+          { scopes: ["a"], client_id: "billing", client_secret: Redacted.make("my-own-secret-42") },
+          { proveSecret }
+        )
       )
       const { result, sent } = yield* exit
       expect(sent).toStrictEqual([
@@ -112,7 +194,42 @@ describe("create with a client_id", () => {
       const span = spans.find((span) => span.name === "M2MClients.create")!
       expect(span.attributes.get("m2m.create.confirmed_after_lost_answer")).toBe(true)
       expect(span.attributes.get("m2m.attempts")).toBe(2)
+      expect(proofs).toStrictEqual(["billing"])
     }))
+
+  it.effect("and its own secret: a lost answer with no way to prove the secret is a DuplicateClientId", () =>
+    Effect.gen(function*() {
+      const server = statefulServer(["lose the answer"])
+      const { result } = yield* create(server, {
+        scopes: ["a"],
+        client_id: "billing",
+        client_secret: Redacted.make("my-own-secret-42")
+      })
+      expect(result._tag === "Left" && result.left._tag).toBe("DuplicateClientId")
+      expect(server.clients.size).toBe(1)
+    }))
+
+  it.effect.each([
+    { case: "no proof is given", options: {} },
+    { case: "the proof says no", options: { proveSecret: () => Effect.succeed(false) } },
+    { case: "the proof fails", options: { proveSecret: () => Effect.fail("no token endpoint") } }
+  ])(
+    "and its own secret: another client's id, its secret ending alike, is a DuplicateClientId when $case",
+    ({ options }) =>
+      Effect.gen(function*() {
+        // The first attempt met a 503 before acting; the id was already another client's, whose secret
+        // ends in the same four characters as the caller's.
+        const server = statefulServer(["503 before acting"], [
+          wireClient({ client_id: "billing", client_secret_last_four: "t-42" })
+        ])
+        const { result } = yield* create(server, {
+          scopes: ["a"],
+          client_id: "billing",
+          client_secret: Redacted.make("my-own-secret-42")
+        }, options)
+        expect(result._tag === "Left" && result.left._tag).toBe("DuplicateClientId")
+      })
+  )
 
   it.effect("and its own secret: someone else's client under that id is still a DuplicateClientId", () =>
     Effect.gen(function*() {

@@ -122,6 +122,8 @@ describe("API errors", () => {
     }))
 })
 
+const stytchRequestId = "request-id-test-3f2b8c1e-5d4a-4e6f-9a7b-0c1d2e3f4a5b"
+
 describe("answers that are not Stytch's JSON", () => {
   it.effect.each(
     [
@@ -151,23 +153,43 @@ describe("answers that are not Stytch's JSON", () => {
     Effect.gen(function*() {
       const error = yield* failureOf(
         { status: 200, text: "{\"m2m_client\":{\"client_id\":\"a\",\"client_secret\":\"very-secret-valu" },
-        (c) => c.create({ scopes: [] })
+        (c) => c.create({ scopes: [], client_id: "a" })
       )
       expect(error._tag).toBe("MalformedResponse")
-      expect(error.message).toBe("M2MClients.create: malformed response (HTTP 200): the body is not JSON")
+      expect(error.message).toBe(
+        "M2MClients.create: malformed response (HTTP 200): the body is not JSON; client a may exist or may " +
+          "still appear: repeat the create with this client_id to find out"
+      )
     }))
 
   it.effect("a success of the wrong shape is a MalformedResponse naming the field, not its value", () =>
     Effect.gen(function*() {
       const error = yield* failureOf(
-        ok({ m2m_client: wireClient({ client_secret: ["secret-in-an-array"] }) }),
-        (c) => c.create({ scopes: [] })
+        json(200, {
+          request_id: stytchRequestId,
+          status_code: 200,
+          m2m_client: wireClient({ client_secret: ["secret-in-an-array"] })
+        }),
+        (c) => c.create({ scopes: [], client_id: "billing" })
       )
       expect(error._tag).toBe("MalformedResponse")
       expect(error.message).toBe(
-        "M2MClients.create: malformed response (HTTP 200, request request-id-test-ok): " +
-          "m2m_client.client_secret has an unexpected value in the answer of create"
+        `M2MClients.create: malformed response (HTTP 200, request ${stytchRequestId}): ` +
+          "m2m_client.client_secret has an unexpected value in the answer of create; client billing may exist " +
+          "or may still appear: repeat the create with this client_id to find out"
       )
+    }))
+
+  it.effect("a malformed success keeps its request_id only if it looks like one of Stytch's", () =>
+    Effect.gen(function*() {
+      // A server that echoes the request back puts whatever it was sent where the request id goes.
+      const error = yield* failureOf(
+        json(200, { request_id: `Basic ${projectSecret}`, status_code: 200 }),
+        (c) => c.get({ client_id: "a" })
+      )
+      expect(error._tag).toBe("MalformedResponse")
+      expect(error).toMatchObject({ request_id: undefined })
+      expect(error.message).not.toContain(projectSecret)
     }))
 
   it.effect.each(["null", "42", "\"text\"", "[]"])(

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { M2MClients } from "@stytch-effect/core"
 import { DateTime, Duration, Effect, Schedule, TestClock } from "effect"
+import type { HttpM2MClients } from "../src/index.js"
 import type { Reply } from "./fakeStytch.js"
 import { json, ok, runOnTestClock, stytchError, wireClient, withFake } from "./fakeStytch.js"
 
@@ -29,29 +30,33 @@ const faults: ReadonlyArray<readonly [string, Reply]> = [
   ["no answer (timeout)", "hang"]
 ]
 
+type Call = (clients: M2MClients.Service) => Effect.Effect<unknown, { readonly _tag: string }>
+
 /** Attempts made with the default policy when every attempt meets the fault. */
-const attempts = (
-  call: (clients: M2MClients.Service) => Effect.Effect<unknown, { readonly _tag: string }>,
-  fault: Reply
-) =>
-  withFake(() => fault, (clients, fake) =>
-    runOnTestClock(Effect.flip(call(clients))).pipe(
+const attempts = (call: Call | readonly [Call, Partial<HttpM2MClients.Options>], fault: Reply) => {
+  const [run, options] = typeof call === "function" ? [call, {}] : call
+  return withFake(() => fault, (clients, fake) =>
+    runOnTestClock(Effect.flip(run(clients))).pipe(
       Effect.map((error) => ({ sent: fake.sent.length, error: error as { readonly attempts?: number } }))
-    ))
+    ), options)
+}
 
 const get = (c: M2MClients.Service) => c.get({ client_id: "m2m-client-test-1" })
 const update = (c: M2MClients.Service) => c.update({ client_id: "m2m-client-test-1", client_name: "x" })
 const search = (c: M2MClients.Service) => c.search({})
 const createWithId = (c: M2MClients.Service) => c.create({ scopes: [], client_id: "billing-1" })
 const createWithoutId = (c: M2MClients.Service) => c.create({ scopes: [] })
+/** A create left to the server to name: it cannot be repeated once the server may have acted. */
+const createWithServerId = [createWithoutId, { generateClientIds: false }] as const
 const del = (c: M2MClients.Service) => c.delete({ client_id: "m2m-client-test-1" })
 const rotateStart = (c: M2MClients.Service) => c.secrets.rotateStart({ client_id: "m2m-client-test-1" })
 const rotateCancel = (c: M2MClients.Service) => c.secrets.rotateCancel({ client_id: "m2m-client-test-1" })
 const rotate = (c: M2MClients.Service) => c.secrets.rotate({ client_id: "m2m-client-test-1" })
 
 describe("attempts per fault (default policy: 3 retries)", () => {
-  // Columns: repeatable operations (get, update, search, create with client_id); then operations that
-  // must not run twice (create without client_id, delete, the rotations).
+  // Columns: repeatable operations (get, update, search, create with a client_id, the caller's or the
+  // layer's); then operations that must not run twice (a create whose id the server chooses, delete,
+  // the rotations).
   const table: ReadonlyArray<readonly [string, number, number]> = [
     ["400 invalid scope", 1, 1],
     ["401 unauthorized", 1, 1],
@@ -70,12 +75,12 @@ describe("attempts per fault (default policy: 3 retries)", () => {
     ([name, repeatable, unsafe]) =>
       Effect.gen(function*() {
         const fault = faults.find(([fault]) => fault === name)![1]
-        for (const call of [get, update, search, createWithId]) {
+        for (const call of [get, update, search, createWithId, createWithoutId]) {
           const { error, sent } = yield* attempts(call, fault)
           expect(sent).toBe(repeatable)
           expect(error.attempts).toBe(repeatable)
         }
-        for (const call of [createWithoutId, del, rotateStart, rotateCancel, rotate]) {
+        for (const call of [createWithServerId, del, rotateStart, rotateCancel, rotate]) {
           const { error, sent } = yield* attempts(call, fault)
           expect(sent).toBe(unsafe)
           expect(error.attempts).toBe(unsafe)
@@ -162,7 +167,7 @@ describe("backoff", () => {
       const creates = yield* withFake(
         () => stytchError(503, "server_unavailable"),
         (clients, fake) => Effect.map(Effect.flip(runOnTestClock(createWithoutId(clients))), () => fake.sent.length),
-        { retry: schedule }
+        { retry: schedule, generateClientIds: false }
       )
       expect(creates).toBe(1)
     }))

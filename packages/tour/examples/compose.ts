@@ -1,5 +1,5 @@
 import { FetchHttpClient } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
+import { NodeHttpClient, Undici } from "@effect/platform-node"
 import { M2MClients } from "@stytch-effect/core"
 import { HttpM2MClients } from "@stytch-effect/http"
 import { Console, Effect, Layer, Option, Redacted } from "effect"
@@ -8,9 +8,19 @@ import { Console, Effect, Layer, Option, Redacted } from "effect"
 // You choose the HttpClient: fetch anywhere...
 export const M2MClientsFetch = HttpM2MClients.layerConfig().pipe(Layer.provide(FetchHttpClient.layer))
 
-// ...or undici's pooled client in Node apps, with options of your own.
+// ...or undici's pooled client in Node apps, with options of your own. Bound its connections: a request
+// abandoned at its timeout takes its connection with it, and the default Agent (no bound) opens a new
+// one for each, a storm of connects against a server already too slow.
+const undiciAgent = Layer.scoped(
+  NodeHttpClient.Dispatcher,
+  Effect.acquireRelease(
+    Effect.sync(() => new Undici.Agent({ connections: 64 })),
+    (agent) => Effect.promise(() => agent.destroy())
+  )
+)
 export const M2MClientsUndici = HttpM2MClients.layerConfig({ timeout: "10 seconds" }).pipe(
-  Layer.provide(NodeHttpClient.layerUndici)
+  Layer.provide(NodeHttpClient.layerUndiciWithoutDispatcher),
+  Layer.provide(undiciAgent)
 )
 
 // Or plain values, say from your own config service.

@@ -55,11 +55,18 @@ const credentials = () => ({
   secret: `secret-test-${randomBytes(24).toString("base64url")}`
 })
 
-/** The standalone emulator (`packages/emulator/dist/bin.js`) on a free port, with a fresh empty store. */
-export const startStandalone = async (): Promise<EmulatorProcess> => {
+/**
+ * The standalone emulator (`packages/emulator/dist/bin.js`) on a free port, with a fresh empty store
+ * and, if given, a fault plan (as `STYTCH_EMULATOR_FAULTS` JSON).
+ */
+export const startStandalone = async (faults?: unknown): Promise<EmulatorProcess> => {
   const { projectId, secret } = credentials()
   const child = spawn(process.execPath, [binPath, "--port", "0", "--project-id", projectId], {
-    env: { ...process.env, STYTCH_EMULATOR_SECRET: secret },
+    env: {
+      ...process.env,
+      STYTCH_EMULATOR_SECRET: secret,
+      ...(faults === undefined ? {} : { STYTCH_EMULATOR_FAULTS: JSON.stringify(faults) })
+    },
     stdio: ["ignore", "pipe", "inherit"]
   })
   const baseUrl = await waitForLine(child, (line) => /base URL:\s+(\S+)/.exec(line)?.[1])

@@ -8,10 +8,11 @@
  * is not safe to repeat is retried only when the server certainly did nothing.
  */
 import type { HttpClient } from "@effect/platform"
-import { HttpClientError, HttpClientRequest } from "@effect/platform"
+import { HttpClientError, HttpClientRequest, HttpTraceContext } from "@effect/platform"
 import type { HttpClientResponse } from "@effect/platform"
 import type { AnyApiError, Operation } from "@stytch-effect/core"
 import {
+  ApiError,
   bodyOf,
   ClientSecretLost,
   DuplicateClientId,
@@ -23,8 +24,10 @@ import {
   M2MClientsCreateResponse,
   M2MClientWithClientSecret,
   MalformedResponse,
+  maxRequestBodyBytes,
   Operations,
   pathOf,
+  ServerError,
   TransportError
 } from "@stytch-effect/core"
 import type { CreateError, M2MClientsCreateRequest } from "@stytch-effect/core"
@@ -138,19 +141,67 @@ export const transportFailure = (
 
 const isSuccess = (status: number) => status >= 200 && status < 300
 
+/**
+ * Stytch's API never redirects, and following one would send the request (a create turned into a GET,
+ * say) to wherever the `Location` points, and report that origin's answer as the API's. So no
+ * redirect is followed (fetch is asked for `redirect: "manual"`; undici follows none), and a 3XX is an
+ * `ApiError` naming its status. Status 0 is how a browser's fetch shows a redirect it did not follow.
+ */
+const isRedirect = (status: number) => status === 0 || (status >= 300 && status < 400)
+
+const redirectFailure = (status: number, attempts: number): AttemptFailure => ({
+  error: new ApiError({
+    status_code: status,
+    error_type: "unexpected_redirect",
+    error_message: `the answer is a redirect (HTTP ${status}), which Stytch's API never sends; it was not followed`,
+    attempts
+  }, { disableValidation: true }),
+  transient: false,
+  mayHaveActed: false
+})
+
+/**
+ * A `request_id` as Stytch makes them (`request-id-test-<uuid>`). Any other value a 2XX body puts there
+ * is not kept: a server that echoes the request would otherwise put its credentials into the error.
+ */
+const requestIdShape = /^request-id-[a-z]+-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/**
+ * Whether a text quotes any 8 characters of a secret the request carried (the project's credentials,
+ * a caller's client secret): a server or proxy that echoes the request would put them into the error.
+ */
+export type Quotes = (text: string) => boolean
+
+export const quoting = (secrets: ReadonlyArray<Redacted.Redacted<string>>): Quotes => {
+  const windows = new Set<string>()
+  for (const secret of secrets) {
+    const value = Redacted.value(secret)
+    for (let i = 0; i + 8 <= value.length; i++) windows.add(value.slice(i, i + 8))
+  }
+  return (text) => {
+    for (let i = 0; i + 8 <= text.length; i++) {
+      if (windows.has(text.slice(i, i + 8))) return true
+    }
+    return false
+  }
+}
+
 /** Reads one answer: a decoded success, or the failure it stands for. */
 export const answer = <O extends Operation>(
   op: O,
   response: HttpClientResponse.HttpClientResponse,
-  attempts: number
+  attempts: number,
+  quotes: Quotes
 ): Effect.Effect<Operation.Response<O>, AttemptFailure | HttpClientError.ResponseError> => {
   const status = response.status
   // Plain combinators rather than a generator: this runs on every call, and the generator's steps cost.
   return Effect.zipRight(
     Effect.annotateCurrentSpan("http.response.status_code", status),
     Effect.flatMap(response.text, (text) => {
-      const json = parseJson(text)
-      return isSuccess(status) ? success(op, status, json, attempts) : apiFailure(op, response, json, attempts)
+      if (isRedirect(status)) return Effect.fail(redirectFailure(status, attempts))
+      if (isSuccess(status)) return success(op, status, parseJson(text), attempts)
+      // An error body that quotes the request's secrets is not kept, whatever else it says.
+      return apiFailure(op, response, quotes(text) ? quotedCredentials : parseJson(text), attempts)
     })
   )
 }
@@ -178,7 +229,8 @@ const success = <O extends Operation>(
       operation: op.name,
       status_code: status,
       // The body may be any JSON at all here, `null` included.
-      request_id: Predicate.hasProperty(json, "request_id") && Predicate.isString(json.request_id)
+      request_id: Predicate.hasProperty(json, "request_id") && Predicate.isString(json.request_id) &&
+          requestIdShape.test(json.request_id)
         ? json.request_id
         : undefined,
       description: describeMismatch(op.name.replace("M2MClients.", "the answer of "), error),
@@ -189,6 +241,8 @@ const success = <O extends Operation>(
   })) as Effect.Effect<Operation.Response<O>, AttemptFailure>
 }
 
+const quotedCredentials = Symbol("quotedCredentials")
+
 const apiFailure = <O extends Operation>(
   op: O,
   response: HttpClientResponse.HttpClientResponse,
@@ -198,11 +252,15 @@ const apiFailure = <O extends Operation>(
   Effect.flatMap(Clock.currentTimeMillis, (now) => {
     const status = response.status
     const retryAfter = parseRetryAfter(response.headers["retry-after"], now)
-    const body = json === undefined ? Option.none() : Either.getRight(Schema.decodeUnknownEither(ErrorBody)(json))
+    const body = json === undefined || json === quotedCredentials
+      ? Option.none()
+      : Either.getRight(Schema.decodeUnknownEither(ErrorBody)(json))
     const fields = Option.match(body, {
       onNone: () => ({
         error_type: "unparsed_error_body",
-        error_message: `the answer is not a JSON error body (${response.headers["content-type"] ?? "no content type"})`
+        error_message: json === quotedCredentials
+          ? "the error body quotes the request's credentials, so it is not kept"
+          : `the answer is not a JSON error body (${response.headers["content-type"] ?? "no content type"})`
       }),
       onSome: ({ status_code: _, ...body }) => body
     })
@@ -222,15 +280,63 @@ const apiFailure = <O extends Operation>(
     })
   })
 
+/**
+ * Proves that `secret` is the secret of client `client_id`; `false` (or a failure) when it is not. A
+ * token request with the secret is such a proof.
+ */
+export type ProveSecret = (client_id: string, secret: Redacted.Redacted<string>) => Effect.Effect<boolean, unknown>
+
 export interface ServiceOptions {
   readonly retry: RetryPolicy | undefined
   /** Each attempt's timeout, and the watchdog that keeps it. */
   readonly deadlines: Deadlines
+  /** A client id for each create that gives none; `undefined` leaves it to the server. */
+  readonly generateClientId?: (() => string) | undefined
+  /** Confirms a create after a lost answer; without it such a create fails with its `DuplicateClientId`. */
+  readonly proveSecret?: ProveSecret | undefined
+  /** A span of our own per request (never the platform's, which ends with the raw response). */
+  readonly requestSpans?: { readonly propagate: boolean } | undefined
+  /** The secrets every request carries (the project's credentials), which no error may quote. */
+  readonly credentials?: ReadonlyArray<Redacted.Redacted<string>> | undefined
+}
+
+/**
+ * The errors after which a create's outcome is unknown, naming the `client_id` it used, so that the
+ * caller can repeat it with that id: it then makes the client, or finds it made.
+ */
+const namingClient = (error: CreateError, client_id: string): CreateError => {
+  switch (error._tag) {
+    case "TransportError":
+      return new TransportError({
+        operation: error.operation,
+        reason: error.reason,
+        description: error.description,
+        ...(error.attempts === undefined ? {} : { attempts: error.attempts }),
+        client_id
+      })
+    case "MalformedResponse":
+      return new MalformedResponse({
+        operation: error.operation,
+        status_code: error.status_code,
+        ...(error.request_id === undefined ? {} : { request_id: error.request_id }),
+        description: error.description,
+        ...(error.attempts === undefined ? {} : { attempts: error.attempts }),
+        client_id
+      })
+    case "ServerError": {
+      const { _tag: _, ...fields } = error
+      return new ServerError({ ...fields, client_id }, { disableValidation: true })
+    }
+    default:
+      return error
+  }
 }
 
 /** The service over a client that already carries the base URL, credentials and headers. */
 export const makeService = (client: HttpClient.HttpClient, options: ServiceOptions): M2MClients.Service => {
   const { deadlines } = options
+  const credentials = options.credentials ?? []
+  const quotesCredentials = quoting(credentials)
   const timeoutDescription = `no answer within ${Duration.format(deadlines.timeout)}`
 
   const schedule = options.retry === undefined ? undefined : Schedule.intersect(
@@ -246,12 +352,45 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
   const toHttpRequest = <O extends Operation>(op: O, request: Operation.Request<O>) => {
     return Schema.encode(op.request)(request).pipe(
       Effect.mapError((error) => invalidRequest(op.name, error)),
-      Effect.map((encoded) => {
+      Effect.flatMap((encoded) => {
         const httpRequest = HttpClientRequest.make(op.method)(pathOf(op, request as { client_id?: string }))
         const body = bodyOf(op, encoded as object)
-        return body === undefined ? httpRequest : HttpClientRequest.bodyUnsafeJson(httpRequest, body)
+        if (body === undefined) return Effect.succeed(httpRequest)
+        const withBody = HttpClientRequest.bodyUnsafeJson(httpRequest, body)
+        // Refused here, not cut off by the server mid-upload, which looks like a lost answer.
+        return withBody.body._tag === "Uint8Array" && withBody.body.body.length > maxRequestBodyBytes
+          ? Effect.fail(
+            new InvalidRequest({
+              operation: op.name,
+              field: "(request)",
+              rule: `must be at most ${maxRequestBodyBytes} bytes as JSON`
+            })
+          )
+          : Effect.succeed(withBody)
       })
     )
+  }
+
+  /**
+   * One request in a span of our own, named and annotated as the platform's `http.client` span, which
+   * is never used: it ends with the raw response (its request's headers, its body once read), and a
+   * tracer that keeps span exits would hold the credentials. This one ends with the decoded answer or
+   * our own error, and records no header.
+   */
+  const requestSpan = <A, E>(
+    httpRequest: HttpClientRequest.HttpClientRequest,
+    run: (request: HttpClientRequest.HttpClientRequest) => Effect.Effect<A, E>
+  ): Effect.Effect<A, E> => {
+    if (options.requestSpans === undefined) return run(httpRequest)
+    const { propagate } = options.requestSpans
+    return Effect.useSpan(`http.client ${httpRequest.method}`, { kind: "client", captureStackTrace: false }, (span) => {
+      span.attribute("http.request.method", httpRequest.method)
+      span.attribute("url.full", httpRequest.url)
+      return Effect.withParentSpan(
+        run(propagate ? HttpClientRequest.setHeaders(httpRequest, HttpTraceContext.toHeaders(span)) : httpRequest),
+        span
+      )
+    })
   }
 
   const send = <O extends Operation>(
@@ -266,31 +405,37 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
         // ended, so plain variables suffice.
         let attempts = 0
         let anAttemptMayHaveActed = false
+        const clientSecret = (request as { readonly client_secret?: Redacted.Redacted<string> }).client_secret
+        const quotes = clientSecret === undefined ? quotesCredentials : quoting([...credentials, clientSecret])
         const attempt = Effect.suspend(() => {
           const number = ++attempts
-          return client.execute(httpRequest).pipe(
-            Effect.flatMap((response) => answer(op, response, number)),
-            Effect.catchIf(HttpClientError.isHttpClientError, (error) =>
-              Effect.fail(transportFailure(op.name, error, number))),
-            (effect) =>
-              deadlines.limit(effect, (): AttemptFailure => ({
-                error: new TransportError({
-                  operation: op.name,
-                  reason: "Timeout",
-                  description: timeoutDescription,
-                  attempts: number
-                }),
-                transient: true,
-                mayHaveActed: true
-              })),
-            Effect.tapError((failure) =>
-              Effect.sync(() => {
-                if (failure.mayHaveActed) {
-                  anAttemptMayHaveActed = true
-                }
-              })
+          return requestSpan(httpRequest, (request) =>
+            client.execute(request).pipe(
+              Effect.flatMap((response) => answer(op, response, number, quotes)),
+              Effect.catchIf(
+                HttpClientError.isHttpClientError,
+                (error) => Effect.fail(transportFailure(op.name, error, number))
+              )
+            )).pipe(
+              (effect) =>
+                deadlines.limit(effect, (): AttemptFailure => ({
+                  error: new TransportError({
+                    operation: op.name,
+                    reason: "Timeout",
+                    description: timeoutDescription,
+                    attempts: number
+                  }),
+                  transient: true,
+                  mayHaveActed: true
+                })),
+              Effect.tapError((failure) =>
+                Effect.sync(() => {
+                  if (failure.mayHaveActed) {
+                    anAttemptMayHaveActed = true
+                  }
+                })
+              )
             )
-          )
         })
         const retried = schedule === undefined || options.retry === undefined ? attempt : Effect.retry(attempt, {
           schedule,
@@ -307,9 +452,7 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
             error: failure.error as Operation.Error<O>,
             anAttemptMayHaveActed
           })),
-          Effect.onExit(() =>
-            Effect.annotateCurrentSpan("m2m.attempts", attempts)
-          )
+          Effect.onExit(() => Effect.annotateCurrentSpan("m2m.attempts", attempts))
         )
       })
     )
@@ -319,53 +462,82 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
 
   /**
    * A `DuplicateClientId` after an attempt that may have been carried out most likely means that
-   * attempt created the client. With the caller's own secret the create is confirmed by reading the
-   * client back and comparing the secret's last four characters; without one, the secret was only in
-   * the lost answer, so the caller is told to rotate it rather than handed a client it cannot use.
-   * If the read-back itself fails, the create fails with the `DuplicateClientId` it met, which is true:
-   * the id is taken, and only the client's secret can tell whether by this create.
+   * attempt created the client, and its answer, with the secret, was lost. Without the caller's own
+   * secret, nobody has it: `ClientSecretLost`. With one, the create succeeds only once the secret is
+   * proven to be the client's:
+   * - the id was generated here for this create: it is unguessable, so the client under it can only be
+   *   this create's, made with this secret;
+   * - the caller's own id: it may have been taken by another client, whose secret could even end in the
+   *   same four characters, so only `proveSecret` can confirm it; without it, or if it says no, the
+   *   create fails with the `DuplicateClientId` it met, which is true: the id is taken.
+   * The client is read back for its fields; a read-back that fails leaves the `DuplicateClientId`, or,
+   * for a generated id, the read-back's error naming the client.
    */
   const recoverCreate = (
-    request: M2MClientsCreateRequest,
-    duplicate: DuplicateClientId
+    request: M2MClientsCreateRequest & { readonly client_id: string },
+    duplicate: DuplicateClientId,
+    generated: boolean
   ): Effect.Effect<M2MClientsCreateResponse, CreateError> => {
     const secret = request.client_secret
-    if (secret === undefined || request.client_id === undefined) {
+    if (secret === undefined) {
       return Effect.fail(
         new ClientSecretLost({
-          client_id: request.client_id ?? "",
+          client_id: request.client_id,
           ...(duplicate.request_id === undefined ? {} : { request_id: duplicate.request_id }),
           ...(duplicate.attempts === undefined ? {} : { attempts: duplicate.attempts })
         })
       )
     }
+    const proven: Effect.Effect<boolean> = generated
+      ? Effect.succeed(true)
+      : options.proveSecret === undefined
+      ? Effect.succeed(false)
+      : Effect.orElseSucceed(options.proveSecret(request.client_id, secret), () => false)
     return service.get({ client_id: request.client_id }).pipe(
-      Effect.catchAll(() => Effect.fail(duplicate)),
+      Effect.catchAll((error): Effect.Effect<never, CreateError> =>
+        Effect.fail(generated && error._tag !== "ClientNotFound" ? namingClient(error, request.client_id) : duplicate)
+      ),
       Effect.flatMap((found) =>
-        found.m2m_client.client_secret_last_four === Redacted.value(secret).slice(-4)
-          ? Effect.succeed(
-            new M2MClientsCreateResponse({
-              request_id: found.request_id,
-              status_code: found.status_code,
-              m2m_client: new M2MClientWithClientSecret({ ...found.m2m_client, client_secret: secret })
-            })
-          )
-          : Effect.fail(duplicate)
+        found.m2m_client.client_secret_last_four !== Redacted.value(secret).slice(-4)
+          ? Effect.fail(duplicate)
+          : Effect.flatMap(proven, (isProven) =>
+            isProven
+              ? Effect.succeed(
+                new M2MClientsCreateResponse({
+                  request_id: found.request_id,
+                  status_code: found.status_code,
+                  m2m_client: new M2MClientWithClientSecret({ ...found.m2m_client, client_secret: secret })
+                })
+              )
+              : Effect.fail(duplicate))
       ),
       Effect.tap(() => Effect.annotateCurrentSpan("m2m.create.confirmed_after_lost_answer", true))
     )
   }
 
-  const service: M2MClients.Service = M2MClients.make({
-    // A create with the caller's own client_id cannot make a second client, so it may be repeated.
-    create: (request) =>
-      send(Operations.create, request, request.client_id !== undefined).pipe(
+  /**
+   * Every create is sent with a client id, the caller's or one generated here, so every create can be
+   * repeated (a second attempt cannot make a second client: the id is taken) and recovered the same
+   * way, and an error whose outcome is unknown names the id to repeat it with.
+   */
+  const create = (request: M2MClientsCreateRequest): Effect.Effect<M2MClientsCreateResponse, CreateError> =>
+    Effect.suspend(() => {
+      const generated = request.client_id === undefined && options.generateClientId !== undefined
+      const sent = generated ? { ...request, client_id: options.generateClientId!() } : request
+      const client_id = sent.client_id
+      return send(Operations.create, sent, client_id !== undefined).pipe(
         Effect.catchAll((failed) =>
-          failed.error._tag === "DuplicateClientId" && failed.anAttemptMayHaveActed
-            ? recoverCreate(request, failed.error)
-            : Effect.fail(failed.error)
+          client_id === undefined
+            ? Effect.fail(failed.error)
+            : failed.error._tag === "DuplicateClientId" && failed.anAttemptMayHaveActed
+            ? recoverCreate({ ...sent, client_id }, failed.error, generated)
+            : Effect.fail(failed.anAttemptMayHaveActed ? namingClient(failed.error, client_id) : failed.error)
         )
-      ),
+      )
+    })
+
+  const service: M2MClients.Service = M2MClients.make({
+    create,
     get: call(Operations.get, true),
     update: call(Operations.update, true),
     delete: call(Operations.delete, false),

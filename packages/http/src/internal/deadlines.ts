@@ -41,6 +41,14 @@ export const make = (timeout: Duration.Duration): Effect.Effect<Deadlines, never
     const inFlight = new Set<InFlight>()
     // Open while attempts are in flight; the watchdog waits on it when there are none, with no timer.
     const busy = yield* Effect.makeLatch(false)
+    /**
+     * The watchdog's sleep until the next deadline, in a fiber of its own so that it can be cut short.
+     * An attempt that ends early leaves the set but not the sleep: under load that is cheaper than
+     * waking the watchdog on every completion. But once the set is empty, nothing is left to wait for,
+     * and the sleep's timer would hold the process open for a whole timeout after its last call (a
+     * runtime nobody disposes), so the last attempt to leave interrupts it.
+     */
+    let sleeper: Fiber.RuntimeFiber<void> | undefined
     let closed = false
 
     const expireDue = (watchdog: FiberId.FiberId) => {
@@ -53,34 +61,50 @@ export const make = (timeout: Duration.Duration): Effect.Effect<Deadlines, never
       }
     }
 
+    const leave = (attempt: InFlight) =>
+      Effect.fiberIdWith((id) =>
+        Effect.sync(() => {
+          inFlight.delete(attempt)
+          if (inFlight.size === 0 && sleeper !== undefined) sleeper.unsafeInterruptAsFork(id)
+        })
+      )
+
     const watch = Effect.fiberIdWith((watchdog) => {
       const [next] = inFlight
       if (next === undefined) {
         busy.unsafeClose()
         return busy.await
       }
-      // An attempt that ends early leaves the set, but the sleep for it runs out all the same: cheaper
-      // than waking the watchdog on every completion, and it ends with the scope.
-      return Effect.zipRight(
-        Effect.sleep(Math.max(0, next.deadline - nowMillis())),
-        Effect.sync(() => expireDue(watchdog))
+      return Effect.flatMap(
+        Effect.fork(Effect.sleep(Math.max(0, next.deadline - nowMillis()))),
+        (fiber) => {
+          sleeper = fiber
+          return Effect.flatMap(Fiber.await(fiber), (slept) =>
+            Effect.sync(() => {
+              sleeper = undefined
+              if (Exit.isSuccess(slept)) expireDue(watchdog)
+            }))
+        }
       )
     })
     yield* Effect.forkScoped(Effect.forever(watch))
     yield* Effect.addFinalizer(() =>
-      Effect.fiberIdWith((closing) =>
-        Effect.sync(() => {
-          closed = true
-          for (const attempt of inFlight) attempt.fiber.unsafeInterruptAsFork(closing)
-          inFlight.clear()
-        })
-      )
+      Effect.fiberIdWith((closing) => {
+        closed = true
+        const attempts = [...inFlight].map((attempt) => attempt.fiber)
+        inFlight.clear()
+        // Awaited, so each attempt's request is aborted before the HttpClient's own scope (its
+        // connection pool) closes after this one.
+        return Fiber.interruptAllAs(attempts, closing)
+      })
     )
 
     const limit = <A, E, R, E2>(effect: Effect.Effect<A, E, R>, onTimeout: () => E2): Effect.Effect<A, E | E2, R> => {
       if (closed) return Effect.timeoutFail(effect, { duration: timeout, onTimeout })
       return Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(Effect.fork(restore(effect)), (fiber) => {
+        // The attempt's fiber ends with its exit as a value: a failed attempt is its caller's to handle,
+        // not an unhandled error for the runtime to log (at Debug, and as an event on the span).
+        Effect.flatMap(Effect.fork(restore(Effect.exit(effect))), (fiber) => {
           const attempt: InFlight = { deadline: nowMillis() + timeoutMillis, fiber, expired: false }
           return restore(Effect.suspend(() => {
             // Registered only once the wait starts: a caller interrupted before it leaves nothing behind.
@@ -88,13 +112,15 @@ export const make = (timeout: Duration.Duration): Effect.Effect<Deadlines, never
             busy.unsafeOpen()
             return Fiber.await(fiber)
           })).pipe(
-            Effect.ensuring(Effect.sync(() => inFlight.delete(attempt))),
+            Effect.ensuring(leave(attempt)),
             // The caller was interrupted: so is the attempt, and with it the request.
             Effect.onInterrupt(() => Fiber.interrupt(fiber)),
             Effect.flatMap((exit): Effect.Effect<A, E | E2> =>
-              attempt.expired && Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+              Exit.isSuccess(exit)
+                ? exit.value
+                : attempt.expired && Cause.isInterruptedOnly(exit.cause)
                 ? Effect.failSync(onTimeout)
-                : exit
+                : Effect.failCause(exit.cause)
             )
           )
         })

@@ -17,7 +17,7 @@ import {
 } from "@stytch-effect/core"
 import { Duration, Effect, Either, Redacted, Schedule } from "effect"
 import type { AttemptFailure, RetriedError, RetryPolicy } from "./client.js"
-import { answer, transportFailure } from "./client.js"
+import { answer, quoting, transportFailure } from "./client.js"
 import type { Deadlines } from "./deadlines.js"
 
 export interface TokenServiceOptions {
@@ -61,11 +61,13 @@ export const makeTokenService = (client: HttpClient.HttpClient, options: TokenSe
   return M2MTokens.make({
     token: (request) => {
       const httpRequest = HttpClientRequest.bodyUrlParams(HttpClientRequest.post(path), formOf(request))
+      // An error body that quotes the client's secret is not kept.
+      const quotes = quoting([request.client_secret])
       let attempts = 0
       const attempt = Effect.suspend(() => {
         const number = ++attempts
         return client.execute(httpRequest).pipe(
-          Effect.flatMap((response) => answer(tokenOperation, response, number)),
+          Effect.flatMap((response) => answer(tokenOperation, response, number, quotes)),
           // The platform's error holds the request, and with it the secret in its body: only a
           // description of it is kept.
           Effect.catchIf(
