@@ -26,18 +26,25 @@ import {
   M2MClientsUpdateResponse,
   M2MClientWithClientSecret,
   M2MClientWithNextClientSecret,
+  M2MToken,
+  M2MTokens,
   Operations,
   projectEnvironment,
   ResultsMetadata,
+  tokenLifetimeSeconds,
+  tokenOperation,
   validateRequest
 } from "@stytch-effect/core"
-import { Context, Effect, Either, HashMap, Layer, Option, Redacted, Ref } from "effect"
+import { Array as Arr, Clock, Context, Effect, Either, HashMap, Layer, Option, Redacted, Ref } from "effect"
+import { randomUUID } from "node:crypto"
 import { ClientCredentials } from "./ClientCredentials.js"
 import * as Rules from "./internal/rules.js"
 import * as Search from "./internal/search.js"
 import * as Secrets from "./internal/secrets.js"
 import type { HashedSecret } from "./internal/secrets.js"
 import * as State from "./internal/state.js"
+import type { SigningKey } from "./SigningKeys.js"
+import { makeSigningKeys, SigningKeys } from "./SigningKeys.js"
 
 export { limits } from "./internal/rules.js"
 export type { HashedSecret } from "./internal/secrets.js"
@@ -62,8 +69,16 @@ export interface SeedClient {
 }
 
 export interface MemoryOptions {
-  /** Chooses `test` or `live` in generated ids, as a `project-live-` id means live. Test by default. */
+  /**
+   * The project the store stands for: its tokens' `iss` (`stytch.com/{projectId}`) and `aud`, and
+   * `test` or `live` in generated ids (a `project-live-` id means live). `project-test-<uuid>` by default.
+   */
   readonly projectId?: string
+  /**
+   * Signing keys to use instead of generating them (about 100 ms each): the first signs from the start,
+   * later ones become current on each `SigningKeys.rotate`. See `generateSigningKey`.
+   */
+  readonly signingKeys?: Iterable<SigningKey>
   /** The clients the store starts with, created in this order. */
   readonly seed?: Iterable<SeedClient>
   /** `false` answers every search's `total` with -1, as a project with totals turned off does. */
@@ -71,8 +86,12 @@ export interface MemoryOptions {
 }
 
 export interface MemoryStore {
+  readonly projectId: string
   readonly clients: M2MClients.Service
   readonly credentials: ClientCredentials.Service
+  /** Access tokens for the store's clients, signed by `keys`. */
+  readonly tokens: M2MTokens.Service
+  readonly keys: SigningKeys.Service
   /** What the store holds, in creation order: for tests that look inside (it holds no plain secret). */
   readonly stored: Effect.Effect<ReadonlyArray<State.StoredClient>>
 }
@@ -107,7 +126,8 @@ const admit = (
 /** Makes a store, empty or from `options.seed`. */
 export const make = (options: MemoryOptions = {}): Effect.Effect<MemoryStore> =>
   Effect.gen(function*() {
-    const environment = projectEnvironment(options.projectId ?? "")
+    const projectId = options.projectId ?? `project-test-${randomUUID()}`
+    const environment = projectEnvironment(projectId)
     const totals = options.totals ?? true
     const state = yield* Ref.make(State.empty)
 
@@ -298,6 +318,50 @@ export const make = (options: MemoryOptions = {}): Effect.Effect<MemoryStore> =>
       verify: (client_id, secret) => Effect.map(authenticate(client_id, secret), Option.isSome)
     }
 
+    const keys = yield* makeSigningKeys({ projectId, keys: options.signingKeys })
+
+    const tokens = M2MTokens.make({
+      token: (request) =>
+        Effect.gen(function*() {
+          const op = tokenOperation
+          const found = HashMap.get((yield* Ref.get(state)).byId, request.client_id)
+          // The secret is checked before the status, so only the client's holder learns it is inactive.
+          const hashes = Option.match(found, {
+            onNone: () => [],
+            onSome: (stored) =>
+              stored.next_secret === null ? [stored.secret.hash] : [stored.secret.hash, stored.next_secret.hash]
+          })
+          if (Option.isNone(found) || !Secrets.matchesAny(hashes, request.client_secret)) {
+            return yield* fail(op, Rules.violations.invalidClient)
+          }
+          const client = found.value.client
+          if (client.status !== "active") return yield* fail(op, Rules.violations.clientInactive)
+          const asked = Arr.dedupe(request.scopes ?? [])
+          const missing = asked.find((scope) => !client.scopes.includes(scope))
+          if (missing !== undefined) return yield* fail(op, Rules.violations.scopeNotGranted(missing))
+          const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+          // The custom claims go first, so none can stand in for a claim that verifiers trust.
+          const access_token = yield* keys.sign({
+            ...request.extra,
+            sub: client.client_id,
+            iss: `stytch.com/${projectId}`,
+            aud: [projectId],
+            scope: (asked.length === 0 ? client.scopes : asked).join(" "),
+            iat: now,
+            nbf: now,
+            exp: now + tokenLifetimeSeconds
+          })
+          const token = M2MToken.fromAnswer({
+            ...(yield* respond),
+            access_token,
+            token_type: "bearer",
+            expires_in: tokenLifetimeSeconds
+          })
+          // The store signed these claims itself a moment ago: failing to read them is a bug here.
+          return yield* Either.match(token, { onLeft: Effect.dieMessage, onRight: Effect.succeed })
+        })
+    })
+
     for (const seed of options.seed ?? []) {
       const client_id = seed.client_id ?? (yield* generatedId)
       const fields = { ...seed, client_id, scopes: seed.scopes ?? [] }
@@ -338,15 +402,27 @@ export const make = (options: MemoryOptions = {}): Effect.Effect<MemoryStore> =>
     }
 
     return {
+      projectId,
       clients,
       credentials,
+      tokens,
+      keys,
       stored: Effect.map(Ref.get(state), (current) => Array.from(State.inCreationOrder(current)))
     }
   })
 
-/** The `M2MClients` service over a fresh in-memory store, with `ClientCredentials` over the same store. */
-export const layer = (options?: MemoryOptions): Layer.Layer<M2MClients | ClientCredentials> =>
+/**
+ * The `M2MClients` service over a fresh in-memory store, with `ClientCredentials`, `M2MTokens` and
+ * `SigningKeys` over the same store.
+ */
+export const layer = (
+  options?: MemoryOptions
+): Layer.Layer<M2MClients | ClientCredentials | M2MTokens | SigningKeys> =>
   Layer.effectContext(
     Effect.map(make(options), (store) =>
-      Context.make(M2MClients, store.clients).pipe(Context.add(ClientCredentials, store.credentials)))
+      Context.make(M2MClients, store.clients).pipe(
+        Context.add(ClientCredentials, store.credentials),
+        Context.add(M2MTokens, store.tokens),
+        Context.add(SigningKeys, store.keys)
+      ))
   )

@@ -4,3 +4,4 @@
  */
 export * from "./ClientCredentials.js"
 export * as MemoryM2MClients from "./MemoryM2MClients.js"
+export * from "./SigningKeys.js"

@@ -120,8 +120,16 @@ export const violations = {
   invalidCursor: badRequest(
     "invalid_search_cursor",
     "The cursor is not one this search returned: start from the first page, then pass each next_cursor."
-  )
-} as const satisfies Record<string, Violation>
+  ),
+  // The token endpoint's OAuth2 errors (RFC 6749 section 5.2), all 400s as Stytch answers them.
+  invalidClient: badRequest(
+    "invalid_client",
+    "Client authentication failed: the client_id and client_secret do not belong to an m2m client."
+  ),
+  clientInactive: badRequest("unauthorized_client", "The m2m client is inactive and may not get access tokens."),
+  scopeNotGranted: (scope: string) =>
+    badRequest("invalid_scope", `The m2m client does not hold the requested scope ${JSON.stringify(scope)}.`)
+} as const satisfies Record<string, Violation | ((...args: Array<any>) => Violation)>
 
 // RFC 6749's scope-token: %x21 / %x23-5B / %x5D-7E.
 const scopeToken = /^[\x21\x23-\x5b\x5d-\x7e]+$/
