@@ -266,7 +266,11 @@ export declare namespace M2MTokenVerifier {
     readonly keys?: JwksAnswer | undefined
     /** The default clock tolerance. Default 5 seconds: Stytch sets `nbf` equal to `iat`. */
     readonly clockTolerance?: Duration.DurationInput | undefined
-    /** How often the keys are refetched in the background. Default 5 minutes (Stytch says 15). */
+    /**
+     * How often the keys are refetched in the background. Default 5 minutes (Stytch says 15);
+     * `Duration.infinity` for never. On the `TestClock`, set the time before making the verifier:
+     * moving it years ahead runs every refresh in between.
+     */
     readonly refreshInterval?: Duration.DurationInput | undefined
     /** The least time between fetches caused by an unknown `kid` or a failed fetch. Default 30 seconds. */
     readonly cooldown?: Duration.DurationInput | undefined

@@ -8,7 +8,19 @@
  * and a few comparisons.
  */
 import type { Scope } from "effect"
-import { DateTime, Deferred, Duration, Effect, Either, Exit, FiberId, ParseResult, Redacted, Schema } from "effect"
+import {
+  DateTime,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  FiberId,
+  ParseResult,
+  Redacted,
+  Schema
+} from "effect"
 import { compactVerify, decodeProtectedHeader, errors as JoseErrors, importJWK } from "jose"
 import type { JWK, KeyLike } from "jose"
 import { createHash } from "node:crypto"
@@ -163,12 +175,20 @@ export const make = (
               )
               state.failure = failure ?? new KeysUnavailable({ reason: "the key source failed unexpectedly" })
             }
-            state.inflight = undefined
             return Deferred.succeed(done, undefined)
           })
         )
       )
-      return Effect.zipRight(Effect.forkIn(attempt, scope), Deferred.await(done))
+      // Settled however the attempt ends, even interrupted before it ran (its scope closing), so no
+      // waiter is left waiting.
+      const settle = Effect.suspend(() => {
+        if (state.inflight === done) state.inflight = undefined
+        return Deferred.succeed(done, undefined)
+      })
+      return Effect.forkIn(Effect.ensuring(attempt, settle), scope).pipe(
+        Effect.flatMap((fiber) => Effect.raceFirst(Fiber.await(fiber), Deferred.await(done))),
+        Effect.zipRight(settle)
+      )
     })
 
     const usableKeys = (now: number): KeysById | undefined =>
@@ -215,7 +235,8 @@ export const make = (
     const nextRefresh = Effect.suspend(() => Effect.sleep(state.failure === undefined ? refreshInterval : cooldown))
     const refreshLoop = Effect.forever(Effect.zipRight(nextRefresh, refresh))
     if (fetchKeys !== undefined) {
-      yield* Effect.forkIn(state.keys === undefined ? Effect.zipRight(refresh, refreshLoop) : refreshLoop, scope)
+      const loop = Duration.isFinite(refreshInterval) ? refreshLoop : Effect.void
+      yield* Effect.forkIn(state.keys === undefined ? Effect.zipRight(refresh, loop) : loop, scope)
     }
 
     /** The signature, then the claims that do not change with time or the call's options. */
