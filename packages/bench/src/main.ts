@@ -7,7 +7,8 @@ const benchmarks: Record<string, () => Promise<{ readonly run: () => Promise<str
   concurrency: () => import("./concurrency.js"),
   walk: () => import("./walk.js"),
   search: () => import("./search.js"),
-  memory: () => import("./memory.js")
+  memory: () => import("./memory.js"),
+  verify: () => import("./verify.js")
 }
 
 const only = process.env["BENCH"]

@@ -191,8 +191,11 @@ export const make = (
       )
     })
 
-    const usableKeys = (now: number): KeysById | undefined =>
-      state.keys !== undefined && now - state.fetchedAt <= maxKeysAge ? state.keys : undefined
+    /** The keys, unless older than `maxKeysAge`; keys fetched since `since` are never too old for it. */
+    const usableKeys = (now: number, since = now): KeysById | undefined =>
+      state.keys !== undefined && (now - state.fetchedAt <= maxKeysAge || state.fetchedAt >= since)
+        ? state.keys
+        : undefined
 
     const unavailable = (): KeysUnavailable =>
       state.failure ??
@@ -205,9 +208,10 @@ export const make = (
     /** What the key state says about a `kid`, once any fetch worth waiting for is done. */
     const decide = (
       kid: string,
-      now: number
+      now: number,
+      since: number
     ): Either.Either<KeyLike | Uint8Array, UnknownSigningKey | KeysUnavailable> => {
-      const keys = usableKeys(now)
+      const keys = usableKeys(now, since)
       if (keys === undefined) return Either.left(unavailable())
       const key = keys.get(kid)
       if (key !== undefined) return Either.right(key)
@@ -226,8 +230,8 @@ export const make = (
         const key = usableKeys(now)?.get(kid)
         if (key !== undefined) return Effect.succeed(key)
         const worthFetching = state.inflight !== undefined || now - state.attemptedAt >= cooldownMillis
-        if (!worthFetching) return decide(kid, now)
-        return Effect.zipRight(refresh, Effect.clockWith((clock) => decide(kid, clock.unsafeCurrentTimeMillis())))
+        if (!worthFetching) return decide(kid, now, now)
+        return Effect.zipRight(refresh, Effect.clockWith((clock) => decide(kid, clock.unsafeCurrentTimeMillis(), now)))
       })
 
     // The background refresh: at once when no keys were given, then every `refreshInterval`, or a
