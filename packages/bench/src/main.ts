@@ -11,7 +11,8 @@ const benchmarks: Record<string, () => Promise<{ readonly run: () => Promise<str
   memory: () => import("./memory.js"),
   "token-cache": () => import("./token-cache.js"),
   tokens: () => import("./tokens.js"),
-  storm: () => import("./storm.js")
+  storm: () => import("./storm.js"),
+  verify: () => import("./verify.js")
 }
 
 const only = process.env["BENCH"]

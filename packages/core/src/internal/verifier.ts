@@ -1,0 +1,386 @@
+/**
+ * The verifier behind `M2MTokenVerifier.make`: a key cache with one fetch in flight at most, a
+ * background refresh and a bounded outage allowance; jose for the signature; and a bounded cache of
+ * verified tokens that is re-checked against each call's options.
+ *
+ * The caches are plain mutable state on purpose: each read and write happens between two yields of
+ * one fiber, so nothing interleaves, and the warm path (a cached token) stays a hash, a `Map` lookup
+ * and a few comparisons.
+ */
+import type { Scope } from "effect"
+import {
+  DateTime,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  FiberId,
+  ParseResult,
+  Redacted,
+  Schema
+} from "effect"
+import { compactVerify, decodeProtectedHeader, errors as JoseErrors, importJWK } from "jose"
+import type { JWK, KeyLike } from "jose"
+import { createHash } from "node:crypto"
+import type { Jwk, JwksAnswer } from "../M2MTokens.js"
+import { M2MTokenClaims, scopesOfClaim } from "../M2MTokens.js"
+import type { AuthenticateOptions, InvalidToken, M2MTokenVerifier, VerifyError } from "../M2MTokenVerifier.js"
+import {
+  AuthenticatedClient,
+  BadSignature,
+  KeysUnavailable,
+  MalformedToken,
+  MissingScopes,
+  missingScopes,
+  NotAnM2MToken,
+  TokenExpired,
+  TokenNotYetValid,
+  TokenTooOld,
+  UnknownSigningKey,
+  WrongAudience,
+  WrongIssuer
+} from "../M2MTokenVerifier.js"
+
+/** Stytch sets `nbf` equal to `iat`, so a verifier whose clock runs a little behind needs some slack. */
+export const defaultClockTolerance = Duration.seconds(5)
+
+/** The claim Stytch's session JWTs carry and its M2M tokens do not. */
+const sessionClaim = "https://stytch.com/session"
+
+/** The subjects of session JWTs: Stytch's user and member ids. */
+const sessionSubject = /^(user|member)-(test|live)-/
+
+const registeredClaims: ReadonlySet<string> = new Set(["sub", "iss", "aud", "scope", "iat", "nbf", "exp", "jti"])
+
+// ---------------------------------------------------------------------------------------------------
+// Keys
+
+type KeysById = ReadonlyMap<string, KeyLike | Uint8Array>
+
+/** A JWK this verifier would verify with: RSA, for signatures, RS256 or unspecified. */
+const isSigningKey = (jwk: Jwk): boolean =>
+  jwk.kty === "RSA" && (jwk.alg === undefined || jwk.alg === "RS256") && jwk.use !== "enc" &&
+  (jwk.key_ops === undefined || jwk.key_ops.includes("verify"))
+
+/** The key set's RS256 keys, imported; a key that does not import is left out. None at all is a failure. */
+const importKeys = (answer: JwksAnswer): Effect.Effect<KeysById, KeysUnavailable> =>
+  Effect.promise(async () => {
+    const imported = await Promise.all(
+      answer.keys.filter(isSigningKey).map((jwk) =>
+        importJWK({ ...jwk } as unknown as JWK, "RS256").then(
+          (key) => [jwk.kid, key] as const,
+          () => undefined
+        )
+      )
+    )
+    return new Map(imported.filter((entry) => entry !== undefined))
+  }).pipe(
+    Effect.filterOrFail(
+      (keys) => keys.size > 0,
+      () => new KeysUnavailable({ reason: "the key set holds no usable RS256 key" })
+    )
+  )
+
+interface KeyState {
+  keys: KeysById | undefined
+  /** When the keys were last fetched successfully (or given), in epoch millis. */
+  fetchedAt: number
+  /** When the last fetch started, for the cooldown. */
+  attemptedAt: number
+  /** Why the last fetch failed, while the last one did. */
+  failure: KeysUnavailable | undefined
+  inflight: Deferred.Deferred<void> | undefined
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Tokens
+
+/** What a token's signature and fixed claims established; the time and scope checks run on every call. */
+interface Verified {
+  readonly client: AuthenticatedClient
+  readonly issuedAt: number
+  readonly notBefore: number | undefined
+  readonly expiresAt: number
+}
+
+const decodeClaims = Schema.decodeUnknownEither(Schema.parseJson(M2MTokenClaims))
+const utf8 = new TextDecoder()
+
+const claimsProblem = (error: ParseResult.ParseError): string => {
+  const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
+  return issue === undefined || issue.path.length === 0
+    ? "the claims are not a JSON object"
+    : `the ${issue.path.join(".")} claim is ${issue._tag === "Missing" ? "missing" : "invalid"}`
+}
+
+/** An attacker's header value, shortened and quoted so a message stays a message. */
+const quote = (value: unknown): string => JSON.stringify(String(value).slice(0, 40))
+
+const millis = (input: Duration.DurationInput): number => Duration.toMillis(Duration.decode(input))
+
+export const make = (
+  options: M2MTokenVerifier.Options
+): Effect.Effect<M2MTokenVerifier.Service, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const issuers = [`stytch.com/${options.projectId}`, ...(options.issuers ?? [])]
+    const defaultTolerance = millis(options.clockTolerance ?? defaultClockTolerance)
+    const refreshInterval = Duration.decode(options.refreshInterval ?? "5 minutes")
+    const cooldown = Duration.decode(options.cooldown ?? "30 seconds")
+    const cooldownMillis = Duration.toMillis(cooldown)
+    const maxKeysAge = millis(options.maxKeysAge ?? "24 hours")
+    const cacheSize = options.cacheSize ?? 10_000
+    const fetchKeys = options.fetchKeys
+
+    const state: KeyState = {
+      keys: undefined,
+      fetchedAt: Number.NEGATIVE_INFINITY,
+      attemptedAt: Number.NEGATIVE_INFINITY,
+      failure: undefined,
+      inflight: undefined
+    }
+    if (options.keys !== undefined) {
+      const given = yield* Effect.either(importKeys(options.keys))
+      if (Either.isRight(given)) {
+        state.keys = given.right
+        state.fetchedAt = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+      }
+    }
+
+    /**
+     * Fetches the key set, or joins the fetch under way: however many verifications miss at once, one
+     * request goes out. The fetch runs in the verifier's scope, so a caller that gives up does not
+     * cancel it for the others. It never fails: the outcome is in `state`.
+     */
+    const refresh: Effect.Effect<void> = Effect.clockWith((clock) => {
+      if (state.inflight !== undefined) return Deferred.await(state.inflight)
+      if (fetchKeys === undefined) return Effect.void
+      const done = Deferred.unsafeMake<void>(FiberId.none)
+      state.inflight = done
+      state.attemptedAt = clock.unsafeCurrentTimeMillis()
+      const attempt = fetchKeys.pipe(
+        Effect.flatMap(importKeys),
+        Effect.exit,
+        Effect.flatMap((exit) =>
+          Effect.clockWith((clock) => {
+            if (Exit.isSuccess(exit)) {
+              state.keys = exit.value
+              state.fetchedAt = clock.unsafeCurrentTimeMillis()
+              state.failure = undefined
+            } else {
+              const failure = Exit.causeOption(exit).pipe(
+                (cause) => cause._tag === "Some" && cause.value._tag === "Fail" ? cause.value.error : undefined
+              )
+              state.failure = failure ?? new KeysUnavailable({ reason: "the key source failed unexpectedly" })
+            }
+            return Deferred.succeed(done, undefined)
+          })
+        )
+      )
+      // Settled however the attempt ends, even interrupted before it ran (its scope closing), so no
+      // waiter is left waiting.
+      const settle = Effect.suspend(() => {
+        if (state.inflight === done) state.inflight = undefined
+        return Deferred.succeed(done, undefined)
+      })
+      return Effect.forkIn(Effect.ensuring(attempt, settle), scope).pipe(
+        Effect.flatMap((fiber) => Effect.raceFirst(Fiber.await(fiber), Deferred.await(done))),
+        Effect.zipRight(settle)
+      )
+    })
+
+    /** The keys, unless older than `maxKeysAge`; keys fetched since `since` are never too old for it. */
+    const usableKeys = (now: number, since = now): KeysById | undefined =>
+      state.keys !== undefined && (now - state.fetchedAt <= maxKeysAge || state.fetchedAt >= since)
+        ? state.keys
+        : undefined
+
+    const unavailable = (): KeysUnavailable =>
+      state.failure ??
+        new KeysUnavailable({
+          reason: state.keys === undefined
+            ? "the key set has not been fetched yet"
+            : "the last good keys are too old to serve"
+        })
+
+    /** What the key state says about a `kid`, once any fetch worth waiting for is done. */
+    const decide = (
+      kid: string,
+      now: number,
+      since: number
+    ): Either.Either<KeyLike | Uint8Array, UnknownSigningKey | KeysUnavailable> => {
+      const keys = usableKeys(now, since)
+      if (keys === undefined) return Either.left(unavailable())
+      const key = keys.get(kid)
+      if (key !== undefined) return Either.right(key)
+      // The key we could not fetch may be the one that signed it: no reason to call the token invalid.
+      if (state.failure !== undefined) return Either.left(state.failure)
+      return Either.left(new UnknownSigningKey({ kid }))
+    }
+
+    /**
+     * The key for a `kid`. Warm and known: at once. Otherwise (cold, unknown `kid`, keys too old) one
+     * fetch, joined if one is under way, and started only if the last began a cooldown ago or more.
+     */
+    const keyFor = (kid: string): Effect.Effect<KeyLike | Uint8Array, UnknownSigningKey | KeysUnavailable> =>
+      Effect.clockWith((clock) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const key = usableKeys(now)?.get(kid)
+        if (key !== undefined) return Effect.succeed(key)
+        const worthFetching = state.inflight !== undefined || now - state.attemptedAt >= cooldownMillis
+        if (!worthFetching) return decide(kid, now, now)
+        return Effect.zipRight(refresh, Effect.clockWith((clock) => decide(kid, clock.unsafeCurrentTimeMillis(), now)))
+      })
+
+    // The background refresh: at once when no keys were given, then every `refreshInterval`, or a
+    // cooldown after a failure. Verifications never wait for it once the keys are warm.
+    const nextRefresh = Effect.suspend(() => Effect.sleep(state.failure === undefined ? refreshInterval : cooldown))
+    const refreshLoop = Effect.forever(Effect.zipRight(nextRefresh, refresh))
+    if (fetchKeys !== undefined) {
+      const loop = Duration.isFinite(refreshInterval) ? refreshLoop : Effect.void
+      yield* Effect.forkIn(state.keys === undefined ? Effect.zipRight(refresh, loop) : loop, scope)
+    }
+
+    /** The signature, then the claims that do not change with time or the call's options. */
+    const verifyToken = (token: string): Effect.Effect<Verified, InvalidToken | KeysUnavailable> =>
+      Effect.suspend(() => {
+        if (token.split(".").length !== 3) {
+          return new MalformedToken({ reason: "not a JWT (three dot-separated parts)" })
+        }
+        let header: ReturnType<typeof decodeProtectedHeader>
+        try {
+          header = decodeProtectedHeader(token)
+        } catch {
+          return new MalformedToken({ reason: "the header is not base64url JSON" })
+        }
+        if (header.alg !== "RS256") {
+          return new MalformedToken({ reason: `the token is signed with ${quote(header.alg)}; only RS256 is accepted` })
+        }
+        const kid = header.kid
+        if (typeof kid !== "string" || kid.length === 0) {
+          return new MalformedToken({ reason: "the header names no key (kid)" })
+        }
+        return keyFor(kid).pipe(
+          Effect.flatMap((key) =>
+            Effect.tryPromise({
+              try: () => compactVerify(token, key, { algorithms: ["RS256"] }),
+              catch: (error) =>
+                error instanceof JoseErrors.JWSSignatureVerificationFailed
+                  ? new BadSignature({ kid })
+                  : new MalformedToken({ reason: "the token is not a well-formed JWS" })
+            })
+          ),
+          Effect.flatMap(({ payload }) => checkClaims(utf8.decode(payload)))
+        )
+      })
+
+    const checkClaims = (json: string): Either.Either<Verified, InvalidToken> => {
+      const decoded = decodeClaims(json)
+      if (Either.isLeft(decoded)) return Either.left(new MalformedToken({ reason: claimsProblem(decoded.left) }))
+      const claims = decoded.right
+      if (!issuers.includes(claims.iss)) {
+        return Either.left(new WrongIssuer({ issuer: claims.iss, expected: issuers }))
+      }
+      const audience = typeof claims.aud === "string" ? [claims.aud] : claims.aud
+      if (!audience.includes(options.projectId)) {
+        return Either.left(new WrongAudience({ audience, expected: options.projectId }))
+      }
+      if (claims[sessionClaim] !== undefined) {
+        return Either.left(new NotAnM2MToken({ reason: `it carries a session (${sessionClaim})` }))
+      }
+      if (sessionSubject.test(claims.sub)) {
+        return Either.left(new NotAnM2MToken({ reason: "its subject is a user or a member, not a client" }))
+      }
+      const custom_claims: Record<string, unknown> = {}
+      for (const name of Object.keys(claims)) {
+        if (!registeredClaims.has(name)) custom_claims[name] = claims[name]
+      }
+      return Either.right({
+        client: new AuthenticatedClient({
+          client_id: claims.sub,
+          scopes: scopesOfClaim(claims.scope),
+          custom_claims,
+          issued_at: DateTime.unsafeMake(claims.iat * 1000),
+          expires_at: DateTime.unsafeMake(claims.exp * 1000)
+        }, { disableValidation: true }),
+        issuedAt: claims.iat * 1000,
+        notBefore: claims.nbf === undefined ? undefined : claims.nbf * 1000,
+        expiresAt: claims.exp * 1000
+      })
+    }
+
+    /** The checks that depend on the time and the call's options; run on every call, cached or not. */
+    const admit = (
+      verified: Verified,
+      now: number,
+      call: AuthenticateOptions | undefined
+    ): Either.Either<AuthenticatedClient, VerifyError> => {
+      const tolerance = call?.clockTolerance === undefined ? defaultTolerance : millis(call.clockTolerance)
+      if (now - tolerance >= verified.expiresAt) {
+        return Either.left(new TokenExpired({ expired_at: verified.client.expires_at }))
+      }
+      const validFrom = Math.max(verified.notBefore ?? verified.issuedAt, verified.issuedAt)
+      if (validFrom > now + tolerance) {
+        return Either.left(new TokenNotYetValid({ valid_from: DateTime.unsafeMake(validFrom) }))
+      }
+      if (call?.maxTokenAge !== undefined) {
+        const maxAge = millis(call.maxTokenAge)
+        if (now - verified.issuedAt > maxAge + tolerance) {
+          return Either.left(new TokenTooOld({ issued_at: verified.client.issued_at, max_age_millis: maxAge }))
+        }
+      }
+      const required = call?.requiredScopes
+      if (required !== undefined && required.length > 0) {
+        const missing = missingScopes(verified.client.scopes, required)
+        if (missing.length > 0) {
+          return Either.left(
+            new MissingScopes({
+              client_id: verified.client.client_id,
+              required,
+              granted: verified.client.scopes,
+              missing
+            })
+          )
+        }
+      }
+      return Either.right(verified.client)
+    }
+
+    // Verified tokens by the SHA-256 of the whole token: a prefix would let a forged token share a
+    // genuine one's entry, and a cryptographic hash cannot be made to collide. Effect's `Cache` is not
+    // used as its lookup sees only the key, which would then have to hold the token itself.
+    const verifiedTokens = new Map<string, Verified>()
+    const remember = (digest: string, verified: Verified) => {
+      if (verifiedTokens.size >= cacheSize) {
+        const oldest = verifiedTokens.keys().next()
+        if (oldest.done !== true) verifiedTokens.delete(oldest.value)
+      }
+      verifiedTokens.set(digest, verified)
+    }
+
+    const authenticate: M2MTokenVerifier.Service["authenticate"] = (token, call) =>
+      Effect.clockWith((clock) => {
+        const raw = Redacted.value(token)
+        if (cacheSize === 0) {
+          return Effect.flatMap(
+            verifyToken(raw),
+            (verified) => admit(verified, clock.unsafeCurrentTimeMillis(), call)
+          )
+        }
+        const digest = createHash("sha256").update(raw).digest("base64")
+        const now = clock.unsafeCurrentTimeMillis()
+        const cached = verifiedTokens.get(digest)
+        // Never served past `exp`, whatever the tolerance: a token that old is verified afresh.
+        if (cached !== undefined && now < cached.expiresAt) return admit(cached, now, call)
+        if (cached !== undefined) verifiedTokens.delete(digest)
+        return Effect.flatMap(verifyToken(raw), (verified) => {
+          const now = clock.unsafeCurrentTimeMillis()
+          if (now < verified.expiresAt) remember(digest, verified)
+          return admit(verified, now, call)
+        })
+      })
+
+    return { authenticate }
+  })
