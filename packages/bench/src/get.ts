@@ -1,7 +1,7 @@
 /**
  * The per-call cost of `get`, one call at a time, against one emulator on loopback: our http layer over
- * `FetchHttpClient` and over `NodeHttpClient.layerUndici`, raw `undici.request`, raw `fetch`, and the
- * official `stytch` SDK, all with keep-alive, side by side in one run (see internal/comparison.ts for
+ * `FetchHttpClient`, `NodeHttpClient.layerUndici` and our `UndiciHttpClient`, raw `undici.request`, raw
+ * `fetch`, and the official `stytch` SDK, all with keep-alive, side by side in one run (see internal/comparison.ts for
  * the method). A second table climbs from raw undici to our layer one step at a time, to show where
  * our layer's time per call goes (internal/ladder.ts). `BENCH=get` runs only this one.
  */
@@ -59,7 +59,8 @@ export const run = async (): Promise<string> => {
       "interrupted, and rung 3 the floor for any client built on `@effect/platform`'s `HttpClient`, as the issue " +
       "asks ours to be. Rungs 5 and 6 compare two per-attempt timeouts on top of rung 4. What rung 7 adds over " +
       "rung 6 is the rest of our own code: request validation and encoding, the operation's span, the request " +
-      "decoration (base URL, Basic auth, headers), the attempt bookkeeping and the retry wrapper."
+      "decoration (base URL, Basic auth, headers), the attempt bookkeeping and the retry wrapper. Rungs 3u, 6u " +
+      "and 8 are rungs 3, 6 and 7 over our own `UndiciHttpClient` in place of the platform's undici client."
     ].join("\n")
   )
 }

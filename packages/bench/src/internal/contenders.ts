@@ -1,15 +1,15 @@
 /**
- * The five ways of getting one client that the `get` and `concurrency` benchmarks compare, each behind
- * the same `() => Promise` so one harness times them all: our http layer over `FetchHttpClient` and over
- * `NodeHttpClient.layerUndici`, raw `undici.request`, raw `fetch`, and the official `stytch` SDK. Each
- * keeps its connections alive and reads the whole answer as JSON; ours also decodes it with the schema,
- * which is part of what it costs.
+ * The six ways of getting one client that the `get` and `concurrency` benchmarks compare, each behind
+ * the same `() => Promise` so one harness times them all: our http layer over `FetchHttpClient`, over
+ * `NodeHttpClient.layerUndici` and over our own `UndiciHttpClient`, raw `undici.request`, raw `fetch`,
+ * and the official `stytch` SDK. Each keeps its connections alive and reads the whole answer as JSON;
+ * ours also decodes it with the schema, which is part of what it costs.
  */
 import { FetchHttpClient } from "@effect/platform"
 import type { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { M2MClients } from "@stytch-effect/core"
-import { HttpM2MClients } from "@stytch-effect/http"
+import { HttpM2MClients, UndiciHttpClient } from "@stytch-effect/http"
 import { Layer, ManagedRuntime, Redacted } from "effect"
 import { Client as StytchClient } from "stytch"
 import { Agent, request } from "undici"
@@ -108,13 +108,14 @@ const officialSdk = (emulator: EmulatorProcess, clientId: string): Contender => 
   }
 }
 
-/** All five, in the order the tables list them. */
+/** All six, in the order the tables list them. */
 export const makeContenders = async (
   emulator: EmulatorProcess,
   clientId: string
 ): Promise<ReadonlyArray<Contender>> => [
   await ours("ours, `FetchHttpClient.layer`", emulator, clientId, FetchHttpClient.layer),
   await ours("ours, `NodeHttpClient.layerUndici`", emulator, clientId, NodeHttpClient.layerUndici),
+  await ours("ours, `UndiciHttpClient.layer`", emulator, clientId, UndiciHttpClient.layer),
   rawUndici(emulator, clientId),
   rawFetch(emulator, clientId),
   officialSdk(emulator, clientId)

@@ -4,11 +4,13 @@
  * The rungs are built from public APIs (the platform's `HttpClient`, `Schema`), and from our layer's
  * per-attempt timeout, so the difference between rung 6 and our layer is what the rest of our own code
  * adds. Rungs 5 and 6 put the two timeouts side by side: the stock `Effect.timeoutFail`, and the one
- * watchdog fiber per service that our layer keeps instead.
+ * watchdog fiber per service that our layer keeps instead. Rungs 3u, 6u and 8 repeat rungs 3, 6 and 7
+ * over our own `UndiciHttpClient` instead of the platform's undici client.
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { M2MClientsGetResponse } from "@stytch-effect/core"
+import { UndiciHttpClient } from "@stytch-effect/http"
 import { Duration, Effect, Exit, ManagedRuntime, Schema, Scope } from "effect"
 import { Agent } from "undici"
 // Internal to the http package, so reached by path: the benchmark times it alone, beside the stock one.
@@ -21,10 +23,12 @@ const decodeGet = Schema.decodeUnknown(M2MClientsGetResponse)
 
 export const makeLadder = async (emulator: EmulatorProcess, clientId: string): Promise<ReadonlyArray<Contender>> => {
   const contenders = await makeContenders(emulator, clientId)
-  const [, oursUndici, rawUndici] = contenders
+  const [, oursUndici, oursUndiciClient, rawUndici] = contenders
   const runtime = ManagedRuntime.make(NodeHttpClient.layerUndici)
   // With the platform's span per request off, as our layer has it by default.
   const client = HttpClient.withTracerDisabledWhen(await runtime.runPromise(HttpClient.HttpClient), () => true)
+  const ownRuntime = ManagedRuntime.make(UndiciHttpClient.layer)
+  const ownClient = HttpClient.withTracerDisabledWhen(await ownRuntime.runPromise(HttpClient.HttpClient), () => true)
   const url = new URL(`${emulator.baseUrl}/v1/m2m/clients/${encodeURIComponent(clientId)}`)
   const request = HttpClientRequest.get(url).pipe(
     HttpClientRequest.basicAuth(emulator.projectId, emulator.secret),
@@ -44,11 +48,14 @@ export const makeLadder = async (emulator: EmulatorProcess, clientId: string): P
   )
   const transport = Effect.flatMap(client.execute(request), (response) => response.text)
   const decoded = Effect.flatMap(transport, (text) => decodeGet(JSON.parse(text)))
+  const ownTransport = Effect.flatMap(ownClient.execute(request), (response) => response.text)
+  const ownDecoded = Effect.flatMap(ownTransport, (text) => decodeGet(JSON.parse(text)))
   const timeout = Duration.seconds(30)
   const timed = decoded.pipe(Effect.timeoutFail({ duration: timeout, onTimeout: () => "timeout" as const }))
   const deadlinesScope = await runtime.runPromise(Scope.make())
   const deadlines = await runtime.runPromise(Scope.extend(Deadlines.make(timeout), deadlinesScope))
   const watched = deadlines.limit(decoded, () => "timeout" as const)
+  const ownWatched = deadlines.limit(ownDecoded, () => "timeout" as const)
   const rung = (name: string, effect: Effect.Effect<M2MClientsGetResponse, unknown>): Contender => ({
     name,
     get: () => runtime.runPromise(effect).then((found) => found.m2m_client.client_id),
@@ -73,13 +80,17 @@ export const makeLadder = async (emulator: EmulatorProcess, clientId: string): P
     rung("4. + decode with `M2MClientsGetResponse`", decoded),
     rung("5. rung 4 + `Effect.timeoutFail` (30 s): the stock timeout, which our layer does not use", timed),
     rung("6. rung 4 + our layer's timeout (30 s): one forked fiber per call, one watchdog in all", watched),
+    { ...oursUndici!, name: "7. our layer (`NodeHttpClient.layerUndici`)", close: () => Promise.resolve() },
+    parsed("3u. rung 3 over our `UndiciHttpClient` (no request span): `execute`, `text`", ownTransport),
+    rung("6u. rung 6 over our `UndiciHttpClient`: decode and our layer's timeout", ownWatched),
     {
-      ...oursUndici!,
-      name: "7. our layer (`NodeHttpClient.layerUndici`)",
+      ...oursUndiciClient!,
+      name: "8. our layer (`UndiciHttpClient`)",
       close: async () => {
         for (const contender of contenders) await contender.close()
         await runtime.runPromise(Scope.close(deadlinesScope, Exit.void))
         await agent.close()
+        await ownRuntime.dispose()
         await runtime.dispose()
       }
     }
