@@ -11,14 +11,16 @@
  * dropped connections, timeouts) are retried with jittered exponential backoff; an operation that is
  * not safe to repeat is retried only when the server certainly did nothing (see the README).
  */
-import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import type { HttpClient } from "@effect/platform"
 import { M2MClients, projectEnvironment } from "@stytch-effect/core"
 import type { Scope } from "effect"
 import { Config, ConfigError, Duration, Effect, Either, Encoding, Layer, Option, Redacted, Schedule } from "effect"
+import { apiClient } from "./internal/apiClient.js"
 import { resolveBaseUrl } from "./internal/baseUrl.js"
 import type { ProveSecret, RetriedError, RetryPolicy } from "./internal/client.js"
 import { makeService } from "./internal/client.js"
 import * as Deadlines from "./internal/deadlines.js"
+import { makeTokenService, proveByToken } from "./internal/tokenClient.js"
 import { version } from "./internal/version.js"
 
 export { liveBaseUrl, testBaseUrl } from "./internal/baseUrl.js"
@@ -77,9 +79,10 @@ export interface Options {
    */
   readonly generateClientIds?: boolean | undefined
   /**
-   * Proves that a secret is a client's (a token request with it, say). Asked only when a repeated
-   * create with your own `client_id` and `client_secret` finds the id taken: the create succeeds if
-   * the secret is proven, and fails with the `DuplicateClientId` otherwise, or when this is not given.
+   * Proves that a secret is a client's. Asked only when a repeated create with your own `client_id`
+   * and `client_secret` finds the id taken: the create succeeds if the secret is proven, and fails with
+   * the `DuplicateClientId` otherwise. Default: a token request with the secret (`M2MTokens.token`),
+   * which only the client's own secret passes.
    */
   readonly proveSecret?: ProveSecret | undefined
 }
@@ -121,38 +124,29 @@ export const make = (
       resolveBaseUrl(options.projectId, options.baseUrl),
       (rule) => ConfigError.InvalidData(["baseUrl"], `The base URL ${rule}`)
     )
-    // Redirects are never followed (see `isRedirect` in internal/client.ts). Fetch reads its options
-    // from each request's context, where they replace the app's own: so the app's are kept in them.
-    const requestInit: globalThis.RequestInit = {
-      ...Option.getOrUndefined(yield* Effect.serviceOption(FetchHttpClient.RequestInit)),
-      redirect: "manual"
-    }
     const credentials = Redacted.make(Encoding.encodeBase64(`${options.projectId}:${Redacted.value(options.secret)}`))
-    const decorated = (yield* HttpClient.HttpClient).pipe(
-      // The headers every request carries are built once (not by `HttpClientRequest.basicAuth` per request);
-      // the secret leaves Redacted only here.
-      HttpClient.mapRequest((request) =>
-        HttpClientRequest.setHeaders(HttpClientRequest.prependUrl(request, baseUrl), {
-          authorization: `Basic ${Redacted.value(credentials)}`,
-          accept: "application/json",
-          "user-agent": userAgent
-        })
-      ),
-      HttpClient.transform((effect) => Effect.provideService(effect, FetchHttpClient.RequestInit, requestInit)),
-      // The platform's own request span is never used; see `requestSpan` in internal/client.ts.
-      HttpClient.withTracerDisabledWhen(() => true)
-    )
+    // The secret leaves Redacted only here, in the header built once for every request.
+    const headers = { accept: "application/json", "user-agent": userAgent }
+    const decorated = yield* apiClient(baseUrl, { ...headers, authorization: `Basic ${Redacted.value(credentials)}` })
+    const retry = retryPolicy(options.retry)
+    const deadlines = yield* Deadlines.make(Duration.decode(options.timeout ?? "30 seconds"))
+    // A repeated create's secret is proven the one way that shows it works: a token request with it.
+    const tokens = makeTokenService(yield* apiClient(baseUrl, headers), {
+      projectId: options.projectId,
+      retry,
+      deadlines
+    })
     // Each operation has its span already (`M2MClients.get`, with the status and attempts); a span per
     // request inside it would double the tracing cost of every call. Trace headers come only from that
     // request span, so without it there is nothing to propagate.
     const environment = projectEnvironment(options.projectId)
     return makeService(decorated, {
-      retry: retryPolicy(options.retry),
-      deadlines: yield* Deadlines.make(Duration.decode(options.timeout ?? "30 seconds")),
+      retry,
+      deadlines,
       generateClientId: options.generateClientIds === false
         ? undefined
         : () => `m2m-client-${environment}-${globalThis.crypto.randomUUID()}`,
-      proveSecret: options.proveSecret,
+      proveSecret: options.proveSecret ?? proveByToken(tokens),
       credentials: [options.secret, credentials],
       requestSpans: (options.requestSpans ?? options.tracerPropagation ?? false)
         ? { propagate: options.tracerPropagation ?? false }

@@ -12,12 +12,13 @@
  * error, log line or span, even when the connection fails. No trace headers go to Stytch, and no span
  * per HTTP request is made inside `M2MTokens.token`'s own.
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { HttpClient } from "@effect/platform"
 import { M2MTokens } from "@stytch-effect/core"
 import type { Schedule, Scope } from "effect"
 import { Config, ConfigError, Duration, Effect, Either, Layer, Option } from "effect"
 import { baseUrlConfig, retryPolicy, userAgent } from "./HttpM2MClients.js"
 import type { RetryOptions } from "./HttpM2MClients.js"
+import { apiClient } from "./internal/apiClient.js"
 import { resolveBaseUrl } from "./internal/baseUrl.js"
 import type { RetriedError } from "./internal/client.js"
 import * as Deadlines from "./internal/deadlines.js"
@@ -55,16 +56,7 @@ export const make = (
       resolveBaseUrl(options.projectId, options.baseUrl),
       (rule) => ConfigError.InvalidData(["baseUrl"], `The base URL ${rule}`)
     )
-    const client = (yield* HttpClient.HttpClient).pipe(
-      HttpClient.mapRequest((request) =>
-        HttpClientRequest.setHeaders(HttpClientRequest.prependUrl(request, baseUrl), {
-          accept: "application/json",
-          "user-agent": userAgent
-        })
-      ),
-      // The platform's request span would hold the request; the operation's span already says enough.
-      (client) => HttpClient.withTracerDisabledWhen(client, () => true)
-    )
+    const client = yield* apiClient(baseUrl, { accept: "application/json", "user-agent": userAgent })
     return makeTokenService(client, {
       projectId: options.projectId,
       retry: retryPolicy(options.retry),

@@ -117,3 +117,17 @@ export const makeTokenService = (client: HttpClient.HttpClient, options: TokenSe
     }
   })
 }
+
+/**
+ * A secret proven by a token request with it: only the client's own secret gets one. An inactive
+ * client's correct secret is refused with `ClientInactive`, which proves it all the same; any other
+ * failure proves nothing, and fails.
+ */
+export const proveByToken = (tokens: M2MTokens.Service) => (client_id: string, secret: Redacted.Redacted<string>) =>
+  tokens.token({ client_id, client_secret: secret }).pipe(
+    Effect.as(true),
+    Effect.catchTags({
+      ClientInactive: () => Effect.succeed(true),
+      InvalidClientCredentials: () => Effect.succeed(false)
+    })
+  )
