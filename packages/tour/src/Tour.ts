@@ -49,7 +49,7 @@ const createRequest = (runId: string, client_id: string, index: number): M2MClie
 const lastFour = (value: string) => `…${value}`
 
 /** Runs `effect`, recording how long it took and how many things it did. */
-const timed = <E, R>(steps: Ref.Ref<Array<TourStep>>, step: string, effect: Effect.Effect<number, E, R>) =>
+export const timed = <E, R>(steps: Ref.Ref<Array<TourStep>>, step: string, effect: Effect.Effect<number, E, R>) =>
   Effect.timed(effect).pipe(
     Effect.tap(([duration, count]) =>
       Ref.update(steps, (done) => [...done, { step, count, millis: Math.round(Duration.toMillis(duration)) }])

@@ -1,7 +1,7 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Logger } from "effect"
-import { formatSummary, M2MClientsEmulated, tour } from "../src/index.js"
+import { formatSummary, M2MClientsEmulated, story, tour } from "../src/index.js"
 
 describe("the tour", () => {
   it.live("runs every step against the emulator over loopback and reports what it did", () =>
@@ -26,4 +26,23 @@ describe("the tour", () => {
       Effect.provide(M2MClientsEmulated.pipe(Layer.provide(NodeHttpClient.layerUndici))),
       Effect.provide(Logger.remove(Logger.defaultLogger))
     ), 60_000)
+
+  it.live(
+    "tells the token story: cached tokens, 403 without the scope, rotation, deactivation",
+    () =>
+      Effect.gen(function*() {
+        const steps = yield* story({ runId: "story-test" })
+        // Each count is 1 only when the step saw what Stytch's semantics say (see Story.ts).
+        expect(steps.map(({ count, step }) => [step, count])).toEqual([
+          ["worker calls (cached token)", 3],
+          ["403 without the scope", 1],
+          ["rotation (token per secret)", 1],
+          ["deactivated client", 1]
+        ])
+      }).pipe(
+        Effect.provide(M2MClientsEmulated.pipe(Layer.provideMerge(NodeHttpClient.layerUndici))),
+        Effect.provide(Logger.remove(Logger.defaultLogger))
+      ),
+    60_000
+  )
 })
