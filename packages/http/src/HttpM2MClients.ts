@@ -16,7 +16,7 @@ import { M2MClients, projectEnvironment } from "@stytch-effect/core"
 import type { Scope } from "effect"
 import { Config, ConfigError, Duration, Effect, Either, Encoding, Layer, Option, Redacted, Schedule } from "effect"
 import { apiClient } from "./internal/apiClient.js"
-import { resolveBaseUrl } from "./internal/baseUrl.js"
+import { projectOrigin, resolveBaseUrl } from "./internal/baseUrl.js"
 import type { ProveSecret, RetriedError, RetryPolicy } from "./internal/client.js"
 import { makeService } from "./internal/client.js"
 import * as Deadlines from "./internal/deadlines.js"
@@ -117,13 +117,7 @@ export const make = (
   options: Options
 ): Effect.Effect<M2MClients.Service, ConfigError.ConfigError, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
-    if (options.projectId.length === 0) {
-      return yield* Effect.fail(ConfigError.InvalidData(["projectId"], "Expected a non-empty project id"))
-    }
-    const baseUrl = yield* Either.mapLeft(
-      resolveBaseUrl(options.projectId, options.baseUrl),
-      (rule) => ConfigError.InvalidData(["baseUrl"], `The base URL ${rule}`)
-    )
+    const baseUrl = yield* projectOrigin(options)
     const credentials = Redacted.make(Encoding.encodeBase64(`${options.projectId}:${Redacted.value(options.secret)}`))
     // The secret leaves Redacted only here, in the header built once for every request.
     const headers = { accept: "application/json", "user-agent": userAgent }

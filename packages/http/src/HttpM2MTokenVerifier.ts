@@ -18,7 +18,7 @@ import type { JwksAnswer as JwksAnswerType } from "@stytch-effect/core"
 import { JwksAnswer, jwksRoute, KeysUnavailable, M2MTokenVerifier, projectPath } from "@stytch-effect/core"
 import type { Cause, ParseResult, Scope } from "effect"
 import { Config, ConfigError, Duration, Effect, Either, Layer, Option } from "effect"
-import { resolveBaseUrl } from "./internal/baseUrl.js"
+import { projectOrigin, resolveBaseUrl } from "./internal/baseUrl.js"
 import { version } from "./internal/version.js"
 
 export interface Options {
@@ -96,13 +96,7 @@ export const make = (
   options: Options
 ): Effect.Effect<M2MTokenVerifier.Service, ConfigError.ConfigError, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
-    if (options.projectId.length === 0) {
-      return yield* Effect.fail(ConfigError.InvalidData(["projectId"], "Expected a non-empty project id"))
-    }
-    const baseUrl = yield* Either.mapLeft(
-      resolveBaseUrl(options.projectId, options.baseUrl),
-      (rule) => ConfigError.InvalidData(["baseUrl"], `The base URL ${rule}`)
-    )
+    const baseUrl = yield* projectOrigin(options)
     const client = yield* HttpClient.HttpClient
     const timeout = Duration.decode(options.timeout ?? "10 seconds")
     return yield* M2MTokenVerifier.make({

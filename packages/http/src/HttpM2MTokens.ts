@@ -15,11 +15,11 @@
 import { HttpClient } from "@effect/platform"
 import { M2MTokens } from "@stytch-effect/core"
 import type { Schedule, Scope } from "effect"
-import { Config, ConfigError, Duration, Effect, Either, Layer, Option } from "effect"
+import { Config, ConfigError, Duration, Effect, Layer, Option } from "effect"
 import { baseUrlConfig, retryPolicy, userAgent } from "./HttpM2MClients.js"
 import type { RetryOptions } from "./HttpM2MClients.js"
 import { apiClient } from "./internal/apiClient.js"
-import { resolveBaseUrl } from "./internal/baseUrl.js"
+import { projectOrigin } from "./internal/baseUrl.js"
 import type { RetriedError } from "./internal/client.js"
 import * as Deadlines from "./internal/deadlines.js"
 import { makeTokenService } from "./internal/tokenClient.js"
@@ -49,13 +49,7 @@ export const make = (
   options: Options
 ): Effect.Effect<M2MTokens.Service, ConfigError.ConfigError, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
-    if (options.projectId.length === 0) {
-      return yield* Effect.fail(ConfigError.InvalidData(["projectId"], "Expected a non-empty project id"))
-    }
-    const baseUrl = yield* Either.mapLeft(
-      resolveBaseUrl(options.projectId, options.baseUrl),
-      (rule) => ConfigError.InvalidData(["baseUrl"], `The base URL ${rule}`)
-    )
+    const baseUrl = yield* projectOrigin(options)
     const client = yield* apiClient(baseUrl, { accept: "application/json", "user-agent": userAgent })
     return makeTokenService(client, {
       projectId: options.projectId,

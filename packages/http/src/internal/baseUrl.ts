@@ -4,7 +4,7 @@
  * accepted only where the traffic cannot leave the machine.
  */
 import { projectEnvironment } from "@stytch-effect/core"
-import { Either } from "effect"
+import { ConfigError, Effect, Either } from "effect"
 
 export const liveBaseUrl = "https://api.stytch.com"
 export const testBaseUrl = "https://test.stytch.com"
@@ -32,3 +32,17 @@ export const resolveBaseUrl = (projectId: string, custom: string | undefined): E
   }
   return Either.left("must use https:// (http:// is accepted only for localhost, 127.0.0.0/8 and [::1])")
 }
+
+/**
+ * A layer's project options checked when it is built: an empty project id or a custom base URL that
+ * breaks a rule fails with a `ConfigError` naming the option; otherwise the origin to send to.
+ */
+export const projectOrigin = (
+  options: { readonly projectId: string; readonly baseUrl?: string | undefined }
+): Effect.Effect<string, ConfigError.ConfigError> =>
+  options.projectId.length === 0
+    ? Effect.fail(ConfigError.InvalidData(["projectId"], "Expected a non-empty project id"))
+    : Either.mapLeft(
+      resolveBaseUrl(options.projectId, options.baseUrl),
+      (rule) => ConfigError.InvalidData(["baseUrl"], `The base URL ${rule}`)
+    )
