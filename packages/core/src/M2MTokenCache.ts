@@ -24,7 +24,6 @@ import {
   Deferred,
   Duration,
   Effect,
-  Encoding,
   Exit,
   FiberSet,
   Layer,
@@ -32,6 +31,7 @@ import {
   Ref,
   type Scope
 } from "effect"
+import { createHash } from "node:crypto"
 import { validateRequest } from "./M2MClients.js"
 import { M2MToken, type M2MTokenRequest, M2MTokens, type TokenError, tokenOperation } from "./M2MTokens.js"
 
@@ -158,22 +158,10 @@ const make = (
     }
     // Which entry a handed-out token came from, for `invalidate(token)`; weak, so it keeps no token alive.
     const origins = new WeakMap<M2MToken, Ref.Ref<Entry>>()
-    // A caller usually passes the same Redacted secret every time: hash it once, however many ask at once.
-    const digests = new WeakMap<Redacted.Redacted<string>, string | Promise<string>>()
-
-    const digestOf = (secret: Redacted.Redacted<string>): Effect.Effect<string> => {
-      const known = digests.get(secret)
-      if (typeof known === "string") return Effect.succeed(known)
-      const digest = known ?? crypto.subtle.digest("SHA-256", new TextEncoder().encode(Redacted.value(secret))).then(
-        (bytes) => {
-          const hex = Encoding.encodeHex(new Uint8Array(bytes))
-          digests.set(secret, hex)
-          return hex
-        }
-      )
-      if (known === undefined) digests.set(secret, digest)
-      return Effect.promise(() => digest)
-    }
+    // The cache key holds the secret only as its SHA-256 (synchronous: a digest this small costs less
+    // than the hop to the thread pool that WebCrypto's would take).
+    const digestOf = (secret: Redacted.Redacted<string>): string =>
+      createHash("sha256").update(Redacted.value(secret), "utf8").digest("hex")
 
     // The key of each request object already seen, with the secret it was computed from: the hot path
     // neither validates nor hashes again. Requests are immutable (their type is readonly); a new secret
@@ -184,9 +172,8 @@ const make = (
       if (known !== undefined && known.secret === tokenRequest.client_secret) return Effect.succeed(known.key)
       return Effect.suspend(() => validateRequest(tokenOperation, tokenRequest)).pipe(
         // The caller's own secret, not the validated copy: validation makes a new Redacted each time.
-        Effect.zipRight(Effect.suspend(() => digestOf(tokenRequest.client_secret))),
-        Effect.map((digest) => {
-          const key = keyOf(tokenRequest, digest)
+        Effect.map(() => {
+          const key = keyOf(tokenRequest, digestOf(tokenRequest.client_secret))
           keys.set(tokenRequest, { secret: tokenRequest.client_secret, key })
           return key
         })
