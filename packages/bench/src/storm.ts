@@ -12,7 +12,7 @@
 import type { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { M2MClients } from "@stytch-effect/core"
-import { HttpM2MClients } from "@stytch-effect/http"
+import { HttpM2MClients, UndiciHttpClient } from "@stytch-effect/http"
 import { Effect, Fiber, Layer, ManagedRuntime, Redacted } from "effect"
 import { Agent } from "undici"
 import { startStandalone } from "./internal/emulatorProcess.js"
@@ -85,7 +85,13 @@ export const run = async (): Promise<string> => {
     ["`layerUndici`, attempts time out", await measure(NodeHttpClient.layerUndici, false)],
     ["`layerUndici`, callers interrupt at 25 ms", await measure(NodeHttpClient.layerUndici, true)],
     [`\`Agent({ connections: ${inFlight} })\`, attempts time out`, await measure(boundedUndici, false)],
-    [`\`Agent({ connections: ${inFlight} })\`, callers interrupt at 25 ms`, await measure(boundedUndici, true)]
+    [`\`Agent({ connections: ${inFlight} })\`, callers interrupt at 25 ms`, await measure(boundedUndici, true)],
+    ["`UndiciHttpClient.layer`, attempts time out", await measure(UndiciHttpClient.layer, false)],
+    ["`UndiciHttpClient.layer`, callers interrupt at 25 ms", await measure(UndiciHttpClient.layer, true)],
+    [
+      `\`UndiciHttpClient.layerWith({ connections: ${inFlight} })\`, attempts time out`,
+      await measure(UndiciHttpClient.layerWith({ connections: inFlight }), false)
+    ]
   ] as const
   const row = (name: string, figures: Figures) =>
     `| ${name} | ${figures.peak} | ${figures.afterRun} | ${figures.afterClose} | ${figures.seconds.toFixed(2)} |`
