@@ -5,20 +5,30 @@
  * stytch-m2m [--emulator]
  *   clients  list | get | create | update | activate | deactivate | delete
  *   secrets  rotate | rotate-start | rotate-finish | rotate-cancel
+ *   token    CLIENT_ID
+ *   verify
  * ```
  *
  * Each group of commands is given the services it needs where it is attached to the root, from the
  * root's options (`--emulator`), so a command that needs none (`--help`, `--version`) reads no
- * credentials. The `token` and `verify` commands attach beside `clients` and `secrets` the same way,
- * with the token and verifier services beside `M2MClients`.
+ * credentials, and `token` and `verify` read no project secret.
  */
 import { Command, Options, ValidationError } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import type { M2MClients, M2MTokens, M2MTokenVerifier } from "@stytch-effect/core"
+import type { ConfigError } from "effect"
 import { Console, Effect, Layer } from "effect"
 import { clientsCommand } from "./internal/clients.js"
-import { fromConfig, fromEmulator, promptTerminal } from "./internal/environment.js"
+import {
+  clientsFromConfig,
+  fromEmulator,
+  promptTerminal,
+  tokensFromConfig,
+  verifierFromConfig
+} from "./internal/environment.js"
 import { describeFailure, ExitCode, exitCodeOf, UsageError } from "./internal/errors.js"
 import { secretsCommand } from "./internal/secrets.js"
+import { tokenCommand, verifyCommand } from "./internal/tokens.js"
 import { version } from "./internal/version.js"
 
 export { ExitCode } from "./internal/errors.js"
@@ -31,17 +41,26 @@ const root = Command.make("stytch-m2m", {
   )
 })
 
-/** `M2MClients` as the root's options say: over Stytch with the environment's credentials, or the emulator. */
-const clientServices = Layer.unwrapEffect(Effect.map(root, ({ emulator }) => emulator ? fromEmulator : fromConfig))
+/** A group's services as the root's options say: over Stytch with the environment's credentials, or the emulator. */
+const services = <A extends M2MClients | M2MTokens | M2MTokenVerifier>(
+  fromConfig: Layer.Layer<A, ConfigError.ConfigError>
+) =>
+  Layer.unwrapEffect(
+    Effect.map(root, ({ emulator }): Layer.Layer<A, unknown> => emulator ? fromEmulator : fromConfig)
+  )
 
 export const command = root.pipe(
   Command.withHandler(() =>
-    new UsageError({ message: "name a command: clients or secrets (stytch-m2m --help lists them)" })
+    new UsageError({ message: "name a command: clients, secrets, token or verify (stytch-m2m --help lists them)" })
   ),
-  Command.withDescription("Operate Stytch M2M clients: list, create, update, delete them and rotate their secrets"),
+  Command.withDescription(
+    "Operate Stytch M2M clients: list, create, update, delete them, rotate their secrets, get and verify tokens"
+  ),
   Command.withSubcommands([
-    clientsCommand.pipe(Command.provide(clientServices)),
-    secretsCommand.pipe(Command.provide(clientServices))
+    clientsCommand.pipe(Command.provide(services(clientsFromConfig))),
+    secretsCommand.pipe(Command.provide(services(clientsFromConfig))),
+    tokenCommand.pipe(Command.provide(services(tokensFromConfig))),
+    verifyCommand.pipe(Command.provide(services(verifierFromConfig)))
   ])
 )
 

@@ -28,6 +28,8 @@ export interface Run {
 
 export interface RunOptions {
   readonly env?: Readonly<Record<string, string>>
+  /** Written to standard input, which then ends (otherwise standard input is empty). */
+  readonly input?: string
   /** Under a pseudo-terminal: stdin, stdout and stderr are one terminal, so all output is in `stdout`. */
   readonly pty?: boolean
   /** Called on each new output with everything written so far; may type into the terminal or signal. */
@@ -44,7 +46,11 @@ export const run = (args: ReadonlyArray<string>, options: RunOptions = {}) =>
       ? spawn("script", ["-qfec", [process.execPath, bin, ...args].map(quote).join(" "), "/dev/null"], {
         env: { ...env, TERM: "xterm", COLUMNS: "120", LINES: "40" }
       })
-      : spawn(process.execPath, [bin, ...args], { env, stdio: ["ignore", "pipe", "pipe"] })
+      : spawn(process.execPath, [bin, ...args], {
+        env,
+        stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"]
+      })
+    if (!options.pty && options.input !== undefined) child.stdin!.end(options.input)
     let stdout = ""
     let stderr = ""
     const control = {
@@ -69,6 +75,9 @@ export const emulatorEnv = Effect.map(Emulator, (emulator) => ({
   STYTCH_SECRET: Redacted.value(emulator.secret),
   STYTCH_BASE_URL: emulator.baseUrl
 }))
+
+/** The environment `token` and `verify` need: the project and the base URL, no project secret. */
+export const projectEnv = Effect.map(emulatorEnv, ({ STYTCH_SECRET: _, ...env }) => env)
 
 /** `stytch-m2m ...args` against the test's emulator. */
 export const cli = (args: ReadonlyArray<string>, options: RunOptions = {}) =>

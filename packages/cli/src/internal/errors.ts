@@ -8,13 +8,20 @@
  * | 1 | refused: the API refused the operation (a taken id, a bad scope, a rotation in the wrong state), or the operator declined |
  * | 2 | usage: bad arguments or options, a request that breaks a rule, missing or invalid credentials |
  * | 3 | not found: no client with that id |
- * | 4 | auth: the project id or secret was refused |
+ * | 4 | auth: the project id or secret was refused, or (`token`) the client id and secret |
  * | 5 | server or transport: a 5XX, rate limiting, no answer, or an answer that is not the API's |
  * | 6 | partial failure: bulk work where at least one operation failed (the summary says which) |
+ * | 7 | invalid token (`verify`): malformed, a bad signature, an unknown key, expired, too old, not this project's, not an M2M token |
+ * | 8 | missing scopes (`verify`): a valid token that does not grant every `--scope` |
  * | 130 | interrupted (Ctrl-C): operations already started were finished, none was left half done |
  */
 import { ValidationError } from "@effect/cli"
 import { ConfigError, Schema } from "effect"
+
+import type { VerifyError } from "@stytch-effect/core"
+import { isInvalidToken } from "@stytch-effect/core"
+
+// The verifier's key outage (`KeysUnavailable`) is a server or transport failure (5), like the API's.
 
 export const ExitCode = {
   ok: 0,
@@ -24,6 +31,8 @@ export const ExitCode = {
   auth: 4,
   server: 5,
   partialFailure: 6,
+  invalidToken: 7,
+  missingScopes: 8,
   interrupted: 130
 } as const
 export type ExitCode = typeof ExitCode[keyof typeof ExitCode]
@@ -51,12 +60,15 @@ export class BulkIncomplete extends Schema.TaggedError<BulkIncomplete>("@stytch-
 const codeByTag: Readonly<Record<string, ExitCode>> = {
   ClientNotFound: ExitCode.notFound,
   Unauthorized: ExitCode.auth,
+  InvalidClientCredentials: ExitCode.auth,
   ServerError: ExitCode.server,
   RateLimited: ExitCode.server,
   TransportError: ExitCode.server,
   MalformedResponse: ExitCode.server,
   CursorLoop: ExitCode.server,
   ServeError: ExitCode.server,
+  KeysUnavailable: ExitCode.server,
+  MissingScopes: ExitCode.missingScopes,
   InvalidRequest: ExitCode.usage,
   UsageError: ExitCode.usage,
   BulkIncomplete: ExitCode.partialFailure,
@@ -67,6 +79,8 @@ const codeByTag: Readonly<Record<string, ExitCode>> = {
 export const exitCodeOf = (error: unknown): ExitCode => {
   if (ValidationError.isValidationError(error) || ConfigError.isConfigError(error)) return ExitCode.usage
   const tag = typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : ""
+  // Every tag core counts as an invalid token, whichever it adds later.
+  if (isInvalidToken({ _tag: tag } as VerifyError)) return ExitCode.invalidToken
   return codeByTag[tag] ?? ExitCode.refused
 }
 

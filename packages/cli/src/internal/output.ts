@@ -85,17 +85,8 @@ export const clientsTable = (clients: ReadonlyArray<ClientView>): string => {
   return render(Doc.vsep([header, ...rows]))
 }
 
-/** One client as a list of its fields. */
-export const clientDetails = (client: ClientView): string => {
-  const fields: ReadonlyArray<readonly [string, AnsiDoc.AnsiDoc]> = [
-    ["client id", Doc.text(safe(client.client_id))],
-    ["name", Doc.text(safe(client.client_name))],
-    ["description", Doc.text(safe(client.client_description))],
-    ["status", statusDoc(client.status)],
-    ["scopes", Doc.text(safe(client.scopes.join(" ")))],
-    ["secret", Doc.text(secretsCell(client))],
-    ["metadata", Doc.text(safe(JSON.stringify(client.trusted_metadata)))]
-  ]
+/** Named fields, one a line, the values aligned. */
+export const fieldList = (fields: ReadonlyArray<readonly [string, AnsiDoc.AnsiDoc]>): string => {
   const width = Math.max(...fields.map(([name]) => name.length)) + 1
   return render(
     Doc.vsep(
@@ -103,6 +94,21 @@ export const clientDetails = (client: ClientView): string => {
     )
   )
 }
+
+/** Anybody's text, as a field's value. */
+export const textDoc = (text: string): AnsiDoc.AnsiDoc => Doc.text(safe(text))
+
+/** One client as a list of its fields. */
+export const clientDetails = (client: ClientView): string =>
+  fieldList([
+    ["client id", Doc.text(safe(client.client_id))],
+    ["name", Doc.text(safe(client.client_name))],
+    ["description", Doc.text(safe(client.client_description))],
+    ["status", statusDoc(client.status)],
+    ["scopes", Doc.text(safe(client.scopes.join(" ")))],
+    ["secret", Doc.text(secretsCell(client))],
+    ["metadata", Doc.text(safe(JSON.stringify(client.trusted_metadata)))]
+  ])
 
 /** A note for the operator, on standard error so that standard output stays data. */
 export const note = (text: string) => Console.error(text)
