@@ -3,18 +3,21 @@
  * demo clients, gone when the command ends. Commands reach it over HTTP through the http layers, so it
  * shows exactly what Stytch would.
  *
- * Everything about it is fixed and public: the project id, the demo clients' secrets (each one's id
- * followed by `-secret`) and the key its tokens are signed with. So `token` works with a documented
- * secret, and a token one `--emulator` command printed verifies in another (`stytch-m2m --emulator token
- * ... | stytch-m2m --emulator verify`), each process having an emulator of its own. A fixed key also
- * spares every start an RSA key generation (seconds on a loaded machine). Nothing it signs is worth
- * anything elsewhere: no Stytch project serves this key, and its project id is no real one.
+ * Its project id and the demo clients' secrets (each one's id followed by `-secret`) are fixed and
+ * public, so `token` works with a documented secret. Its signing key is made once per machine and kept
+ * in the user's cache folder, so a token one `--emulator` command printed verifies in another
+ * (`stytch-m2m --emulator token ... | stytch-m2m --emulator verify`), each process having an emulator of
+ * its own, and later starts skip the RSA key generation. Nothing it signs is worth anything elsewhere:
+ * no Stytch project serves this key, and its project id is no real one.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Emulator } from "@stytch-effect/emulator"
 import { HttpM2MClients, HttpM2MTokens, HttpM2MTokenVerifier } from "@stytch-effect/http"
 import { Duration, Effect, Layer, Redacted } from "effect"
-import { createPrivateKey, createPublicKey } from "node:crypto"
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto"
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs"
+import { homedir } from "node:os"
+import { dirname, join } from "node:path"
 import { note } from "./output.js"
 
 /** The demo project's id. */
@@ -37,29 +40,35 @@ export const demoClients = () =>
     }
   ].map((client) => ({ ...client, client_secret: Redacted.make(demoSecretOf(client.client_id)) }))
 
-/** The demo signing key (PKCS #8, RSA 2048): public on purpose, see the module's comment. */
-const demoSigningKeyPem = "-----BEGIN PRIVATE KEY-----\n" +
-  "MIIEvAIBADANBgkqhkiG9w0BAQEFAASCBKYwggSiAgEAAoIBAQC0DT3x/nUjSXZG6UROfwlKSrljKTb4rOl5OE1XQDHleJ9/g2E+" +
-  "vdWLCf0plVF0noF0gdi/lMlMYO6qCx9Hz0Iqqgk5+JH9ioyuLJIclo+Y9KQSCzey+4q+YqYuz9u5EWxt7g0uIGS5jDBqiEBUk5S5" +
-  "/u2QXHiCwCWIAoUH3JJ1eYxmEbsN6gGWiZ6o3wn/SD2MMv+d4bge/urB1D5ubwpAXdya3lWt6bMOkgUHibEcwNnSJJdW9+uFVzGu" +
-  "TN7BrjDKzXCNOoBoaWDlH0uKP4RBFxFtgJs1j9XBOddtsXs7198XbVSJE4zUJqskSfPd/5cjV0tG7Wk7gY3v9wTkb6mpAgMBAAEC" +
-  "ggEAEOefYHL6JNvXBuBhi+yB1EpWGUPQ3UyVcnlWoEcEMvMo0oGPe026g3PmzjqD69WdT5wzXAVzAutPl9ffJ3sDpNrTGUYdJYzB" +
-  "GZymA+4flwZScz6Utlwcp4m+ku2Wx8ulfmAX4l6jO7KNsdWPaKwfOM6rwl6UPVPKEk4zlvc0KbhH4IvvWeUTwQUhjmJxdY9Agwyu" +
-  "cYv/jG7WLRgh0EEgXG4jnIzTFDsUUHP21EwxHXBkerg3kLPtvMXs7Cw+UbmrRVAJbdiBbR12NB/sA+6Z23tB99MqpZtQwONM36XI" +
-  "2JoIBRpvHRyGMdQ0QCtb62bbFfRb1CMuxUNR4gL/XAysewKBgQDmkhNkUOBJh3VAoflw/eFbuTcjWzqGyAfbxHFjcuKipcQY4gtI" +
-  "TvRKaaytN+xwQMIFUzJoVCEB7gmVdorv4YY77M8mUcfB12pizWs3na4ngQWyfrIErb4zjicDKTvl/3ty10hnsZ4HCyYauDC1OUbU" +
-  "yjIOpgYCj31qdVDXRmBIOwKBgQDH6NFHQvyn58SbrWfI8p3U9nUjWJ9sLauca6kBLGUOSlTdl5eJ1fDw+yT8few6vO/yKYfS0ZKu" +
-  "9G9pqgSFhvMK5cZCY0CuyUqvj3Fy/V8JVGIpgI5fW8EWdIBgho40yYYJSBCc87W0rDdOOILjkSuDGKkgH2NqEKIT0m0KJcXbawKB" +
-  "gDDDC97XS9fBEgcNOlevGY3wabzMemAuxZqwvNovXcbQD9zDUWeFaxyhpKctgI9s4puFsM9nm2NxGA3H+DIrG9xohJayDPDtwc4L" +
-  "a3Vjn4UzQCUzripXJDZ7Bb0hZ02I7m6nIOTtJ2KN9Q0JjyOEbXprGJMIgZThC8EL9oDQnWQpAoGAdz/khzPob2iMGamJPY+sovsZ" +
-  "ySn2f5uGwVpfiHmpFqs0kLL7DJf4kGfgGlYrcqZ+I+CuSw4FCCR7yXZIGDb2CEwkxjlavmkJCkzxCf0mkfQqUkODqlKbjf+VDP93" +
-  "GPoV4LeCYX3nqI0KuLhxK7rPT/aH/Md8kCq35EckEGeT7V0CgYAjiG9m7sH8f63uwdjPyAfc/D7SypCGqei88SCwZuvVUz9jqYtB" +
-  "zZsqyxDIYRwuAs+QznB66WhIKQ3PUepu0HCXYu7MbmkjloznBYRFuZ4cxT6LN08QlisgyYO16glivizUzrgVu8KeGfqZReE7u/qz" +
-  "RgOEs5SA2ogsAtd4KZRbZw==" +
-  "\n-----END PRIVATE KEY-----\n"
+/**
+ * Where the demo signing key is kept: made on this machine the first time `--emulator` needs it, kept
+ * readable by this user only, and never committed anywhere (a private key in a repository is one that
+ * secret scanners rightly flag, whatever it signs).
+ */
+const demoKeyPath = () =>
+  join(process.env["XDG_CACHE_HOME"] ?? join(homedir(), ".cache"), "stytch-m2m", "emulator-signing-key.pem")
 
 const demoSigningKey = () => {
-  const privateKey = createPrivateKey(demoSigningKeyPem)
+  const path = demoKeyPath()
+  let pem: string
+  try {
+    pem = readFileSync(path, "utf8")
+  } catch {
+    pem = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "pem", type: "pkcs8" })
+      .toString()
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+    // Written aside, then linked into place: of two commands starting at once, one key wins whole.
+    const aside = `${path}.${process.pid}`
+    writeFileSync(aside, pem, { mode: 0o600 })
+    try {
+      linkSync(aside, path)
+    } catch {
+      pem = readFileSync(path, "utf8")
+    } finally {
+      unlinkSync(aside)
+    }
+  }
+  const privateKey = createPrivateKey(pem)
   const { e, kty, n } = createPublicKey(privateKey).export({ format: "jwk" })
   const kid = "jwk-test-stytch-m2m-demo"
   return { kid, jwk: { kty: kty!, use: "sig", key_ops: ["verify"], alg: "RS256", kid, n, e }, privateKey }
