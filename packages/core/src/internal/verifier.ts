@@ -1,7 +1,8 @@
 /**
  * The verifier behind `M2MTokenVerifier.make`: a key cache with one fetch in flight at most, a
- * background refresh and a bounded outage allowance; jose for the signature; and a bounded cache of
- * verified tokens that is re-checked against each call's options.
+ * background refresh and a bounded outage allowance; jose to import the keys and `./jws.js` (jose's
+ * checks, `node:crypto`'s synchronous RSA verify) for the signature; and a bounded cache of verified
+ * tokens that is re-checked against each call's options.
  *
  * The caches are plain mutable state on purpose: each read and write happens between two yields of
  * one fiber, so nothing interleaves, and the warm path (a cached token) stays a hash, a `Map` lookup
@@ -21,9 +22,9 @@ import {
   Redacted,
   Schema
 } from "effect"
-import { compactVerify, decodeProtectedHeader, errors as JoseErrors, importJWK } from "jose"
-import type { JWK, KeyLike } from "jose"
-import { createHash } from "node:crypto"
+import { importJWK } from "jose"
+import type { JWK } from "jose"
+import { hash, KeyObject } from "node:crypto"
 import type { Jwk, JwksAnswer } from "../M2MTokens.js"
 import { M2MTokenClaims, scopesOfClaim } from "../M2MTokens.js"
 import type { AuthenticateOptions, InvalidToken, M2MTokenVerifier, VerifyError } from "../M2MTokenVerifier.js"
@@ -42,6 +43,7 @@ import {
   WrongAudience,
   WrongIssuer
 } from "../M2MTokenVerifier.js"
+import { isRs256Key, parseCompact, verifySignature } from "./jws.js"
 
 /** Stytch sets `nbf` equal to `iat`, so a verifier whose clock runs a little behind needs some slack. */
 export const defaultClockTolerance = Duration.seconds(5)
@@ -57,20 +59,24 @@ const registeredClaims: ReadonlySet<string> = new Set(["sub", "iss", "aud", "sco
 // ---------------------------------------------------------------------------------------------------
 // Keys
 
-type KeysById = ReadonlyMap<string, KeyLike | Uint8Array>
+type KeysById = ReadonlyMap<string, KeyObject>
 
 /** A JWK this verifier would verify with: RSA, for signatures, RS256 or unspecified. */
 const isSigningKey = (jwk: Jwk): boolean =>
   jwk.kty === "RSA" && (jwk.alg === undefined || jwk.alg === "RS256") && jwk.use !== "enc" &&
   (jwk.key_ops === undefined || jwk.key_ops.includes("verify"))
 
-/** The key set's RS256 keys, imported; a key that does not import is left out. None at all is a failure. */
+/**
+ * The key set's RS256 keys, imported; a key that does not import, or is shorter than 2048 bits, is
+ * left out. None at all is a failure.
+ */
 const importKeys = (answer: JwksAnswer): Effect.Effect<KeysById, KeysUnavailable> =>
   Effect.promise(async () => {
     const imported = await Promise.all(
       answer.keys.filter(isSigningKey).map((jwk) =>
         importJWK({ ...jwk } as unknown as JWK, "RS256").then(
-          (key) => [jwk.kid, key] as const,
+          // jose imports a JWK as a `KeyObject` on Node.
+          (key) => key instanceof KeyObject && isRs256Key(key) ? [jwk.kid, key] as const : undefined,
           () => undefined
         )
       )
@@ -106,7 +112,6 @@ interface Verified {
 }
 
 const decodeClaims = Schema.decodeUnknownEither(Schema.parseJson(M2MTokenClaims))
-const utf8 = new TextDecoder()
 
 const claimsProblem = (error: ParseResult.ParseError): string => {
   const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
@@ -114,9 +119,6 @@ const claimsProblem = (error: ParseResult.ParseError): string => {
     ? "the claims are not a JSON object"
     : `the ${issue.path.join(".")} claim is ${issue._tag === "Missing" ? "missing" : "invalid"}`
 }
-
-/** An attacker's header value, shortened and quoted so a message stays a message. */
-const quote = (value: unknown): string => JSON.stringify(String(value).slice(0, 40))
 
 const millis = (input: Duration.DurationInput): number => Duration.toMillis(Duration.decode(input))
 
@@ -210,7 +212,7 @@ export const make = (
       kid: string,
       now: number,
       since: number
-    ): Either.Either<KeyLike | Uint8Array, UnknownSigningKey | KeysUnavailable> => {
+    ): Either.Either<KeyObject, UnknownSigningKey | KeysUnavailable> => {
       const keys = usableKeys(now, since)
       if (keys === undefined) return Either.left(unavailable())
       const key = keys.get(kid)
@@ -224,7 +226,7 @@ export const make = (
      * The key for a `kid`. Warm and known: at once. Otherwise (cold, unknown `kid`, keys too old) one
      * fetch, joined if one is under way, and started only if the last began a cooldown ago or more.
      */
-    const keyFor = (kid: string): Effect.Effect<KeyLike | Uint8Array, UnknownSigningKey | KeysUnavailable> =>
+    const keyFor = (kid: string): Effect.Effect<KeyObject, UnknownSigningKey | KeysUnavailable> =>
       Effect.clockWith((clock) => {
         const now = clock.unsafeCurrentTimeMillis()
         const key = usableKeys(now)?.get(kid)
@@ -243,36 +245,18 @@ export const make = (
       yield* Effect.forkIn(state.keys === undefined ? Effect.zipRight(refresh, loop) : loop, scope)
     }
 
-    /** The signature, then the claims that do not change with time or the call's options. */
+    /**
+     * The signature, then the claims that do not change with time or the call's options. Synchronous
+     * once the key is at hand: see `./jws.js` for why the RSA verify runs on this thread.
+     */
     const verifyToken = (token: string): Effect.Effect<Verified, InvalidToken | KeysUnavailable> =>
       Effect.suspend(() => {
-        if (token.split(".").length !== 3) {
-          return new MalformedToken({ reason: "not a JWT (three dot-separated parts)" })
-        }
-        let header: ReturnType<typeof decodeProtectedHeader>
-        try {
-          header = decodeProtectedHeader(token)
-        } catch {
-          return new MalformedToken({ reason: "the header is not base64url JSON" })
-        }
-        if (header.alg !== "RS256") {
-          return new MalformedToken({ reason: `the token is signed with ${quote(header.alg)}; only RS256 is accepted` })
-        }
-        const kid = header.kid
-        if (typeof kid !== "string" || kid.length === 0) {
-          return new MalformedToken({ reason: "the header names no key (kid)" })
-        }
-        return keyFor(kid).pipe(
-          Effect.flatMap((key) =>
-            Effect.tryPromise({
-              try: () => compactVerify(token, key, { algorithms: ["RS256"] }),
-              catch: (error) =>
-                error instanceof JoseErrors.JWSSignatureVerificationFailed
-                  ? new BadSignature({ kid })
-                  : new MalformedToken({ reason: "the token is not a well-formed JWS" })
-            })
-          ),
-          Effect.flatMap(({ payload }) => checkClaims(utf8.decode(payload)))
+        const parsed = parseCompact(token)
+        if (Either.isLeft(parsed)) return new MalformedToken({ reason: parsed.left })
+        const jws = parsed.right
+        return Effect.flatMap(
+          keyFor(jws.kid),
+          (key) => verifySignature(jws, key) ? checkClaims(jws.payload) : new BadSignature({ kid: jws.kid })
         )
       })
 
@@ -369,7 +353,7 @@ export const make = (
             (verified) => admit(verified, clock.unsafeCurrentTimeMillis(), call)
           )
         }
-        const digest = createHash("sha256").update(raw).digest("base64")
+        const digest = hash("sha256", raw, "base64")
         const now = clock.unsafeCurrentTimeMillis()
         const cached = verifiedTokens.get(digest)
         // Never served past `exp`, whatever the tolerance: a token that old is verified afresh.
