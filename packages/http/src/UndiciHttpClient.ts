@@ -8,9 +8,11 @@
  * It is the platform's `HttpClient` (built with `HttpClient.make`, so spans, trace headers, `withScope`
  * and every combinator work as with any other), and differs from `NodeHttpClient.layerUndici` where
  * that matters to such an API:
- * - the pool is the layer's own, and closing the layer destroys it, so no socket outlives it;
- * - an interrupted request is aborted, which frees its socket, whether it was connecting, waiting for
- *   the answer or reading the body;
+ * - the pools (one per origin, at most `connections` sockets each) are the layer's own, and closing
+ *   the layer destroys them and cancels their connects still pending, so no socket outlives it;
+ * - an interrupted request is aborted, which frees its socket, whether it was waiting for the answer
+ *   or reading the body; one interrupted before it was written leaves its socket (connecting or
+ *   connected) to the next request, where undici would destroy it and open another.
  * - a body is read at most once, and at most `maxBodyBytes` of it: a longer one fails with a
  *   `ResponseError` as soon as the bound is passed (or at once, when `content-length` says so), and
  *   is never buffered whole;
@@ -24,9 +26,10 @@ import { Cookies, Headers, HttpClient, HttpClientError, HttpClientResponse, UrlP
 import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
 import type { Scope } from "effect"
 import { Duration, Effect, Exit, Inspectable, Layer, Option, Stream } from "effect"
+import { setMaxListeners } from "node:events"
 import { Readable } from "node:stream"
 import type { Dispatcher } from "undici"
-import { Agent } from "undici"
+import { Pool } from "undici"
 
 export interface Options {
   /**
@@ -34,7 +37,11 @@ export interface Options {
    * give is a search page of 1,000 clients with every field at its limit, about 13 MB.
    */
   readonly maxBodyBytes?: number | undefined
-  /** The most connections open to one origin; requests beyond them wait for one. Default: no limit. */
+  /**
+   * The most connections open (or opening) to one origin; requests beyond them wait for one. Default
+   * 32. A bound matters when the server is slow: an attempt abandoned while its connection opens
+   * leaves that connect pending, and without a bound every later attempt would start another.
+   */
   readonly connections?: number | undefined
   /** How long an idle connection is kept open for the next request. Default 4 seconds (undici's). */
   readonly keepAlive?: Duration.DurationInput | undefined
@@ -43,24 +50,55 @@ export interface Options {
 }
 
 const defaultMaxBodyBytes = 32 * 1024 * 1024
+const defaultConnections = 32
 
-/** The client over a pool that the scope owns and destroys when it closes. */
+/** The client over pools that the scope owns and destroys when it closes. */
 export const make = (options: Options = {}): Effect.Effect<HttpClient.HttpClient, never, Scope.Scope> =>
   Effect.map(
     Effect.acquireRelease(
-      Effect.sync(() =>
-        new Agent({
-          ...(options.connections === undefined ? {} : { connections: options.connections }),
+      Effect.sync(() => {
+        // Every socket's connect listens to this signal: undici's `destroy()` cannot reach a connect still
+        // pending (a client holds no socket before it completes), and a busy server may take seconds.
+        const connects = new AbortController()
+        setMaxListeners(0, connects.signal)
+        const poolOptions: Pool.Options = {
+          connections: options.connections ?? defaultConnections,
           ...(options.keepAlive === undefined ? {} : { keepAliveTimeout: Duration.toMillis(options.keepAlive) }),
-          ...(options.connectTimeout === undefined ? {} : {
-            connect: { timeout: Duration.toMillis(options.connectTimeout) }
-          })
-        })
-      ),
+          connect: {
+            signal: connects.signal,
+            ...(options.connectTimeout === undefined ? {} : { timeout: Duration.toMillis(options.connectTimeout) })
+          }
+        }
+        return {
+          connects,
+          poolOptions,
+          pools: new Map<string, { readonly pool: Pool; readonly dispatcher: Dispatcher }>()
+        }
+      }),
       // `destroy`, not `close`: close waits for requests in flight, which nothing is waiting for any more.
-      (agent) => Effect.promise(() => agent.destroy().catch(() => undefined))
+      ({ connects, pools }) =>
+        Effect.promise(() => {
+          const destroyed = Promise.all(Array.from(pools.values(), ({ pool }) => pool.destroy().catch(() => undefined)))
+          connects.abort()
+          return destroyed
+        })
     ),
-    (agent) => fromDispatcher(agent, options.maxBodyBytes ?? defaultMaxBodyBytes)
+    ({ poolOptions, pools }) =>
+      fromDispatcher(
+        // Pools of our own, not an `Agent`'s: an `Agent` forgets an origin's pool (and only closes it) once
+        // none of its sockets is connected, which under load leaves that pool's pending connects, and
+        // those it starts next, out of reach of `destroy()`.
+        (origin) => {
+          let entry = pools.get(origin)
+          if (entry === undefined) {
+            const pool = new Pool(origin, poolOptions)
+            entry = { pool, dispatcher: pool.compose(keepSocketOfAbandoned) }
+            pools.set(origin, entry)
+          }
+          return entry.dispatcher
+        },
+        options.maxBodyBytes ?? defaultMaxBodyBytes
+      )
   )
 
 /** The client with the default options. */
@@ -69,7 +107,28 @@ export const layer: Layer.Layer<HttpClient.HttpClient> = Layer.scoped(HttpClient
 export const layerWith = (options: Options): Layer.Layer<HttpClient.HttpClient> =>
   Layer.scoped(HttpClient.HttpClient, make(options))
 
-const fromDispatcher = (dispatcher: Dispatcher, maxBodyBytes: number): HttpClient.HttpClient =>
+/**
+ * Refuses to start a request whose signal fired before undici came to write it. undici would abort it
+ * there, and its abort destroys the socket, though not a byte of the request was written on it: under
+ * load, each attempt abandoned while waiting for a connection would cost one. A handler that throws
+ * as the request starts instead fails only the request (the exception is caught where the request is
+ * written), and the socket goes on to the next one.
+ */
+const keepSocketOfAbandoned: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (options, handler) =>
+  dispatch(options, {
+    onRequestStart: (controller, context) => {
+      const { signal } = options as { readonly signal?: AbortSignal }
+      if (signal?.aborted) throw signal.reason
+      return handler.onRequestStart?.(controller, context)
+    },
+    onRequestUpgrade: (...args) => handler.onRequestUpgrade?.(...args),
+    onResponseStart: (...args) => handler.onResponseStart?.(...args),
+    onResponseData: (...args) => handler.onResponseData?.(...args),
+    onResponseEnd: (...args) => handler.onResponseEnd?.(...args),
+    onResponseError: (...args) => handler.onResponseError?.(...args)
+  })
+
+const fromDispatcher = (poolOf: (origin: string) => Dispatcher, maxBodyBytes: number): HttpClient.HttpClient =>
   // `make` brings the URL, the span when tracing is on, and the AbortSignal that it fires when the
   // request's fiber is interrupted, before the answer or while its body is read.
   HttpClient.make((request, url, signal) => {
@@ -84,7 +143,7 @@ const fromDispatcher = (dispatcher: Dispatcher, maxBodyBytes: number): HttpClien
       )
     }
     return Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((resume) => {
-      dispatcher.request({
+      poolOf(url.origin).request({
         origin: url.origin,
         path: url.pathname + url.search,
         method: request.method,

@@ -6,6 +6,7 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { spawn } from "node:child_process"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { createServer } from "node:http"
 import { createServer as createNetServer } from "node:net"
@@ -326,14 +327,19 @@ describe("interruption and the pool", () => {
     "interrupting a request waiting on %s aborts it: the server sees its socket close",
     (path) =>
       Effect.gen(function*() {
-        const server = yield* loopback(silent)
+        let requestSocketClosed = false
+        const server = yield* loopback((request, response, body) => {
+          request.socket.on("close", () => requestSocketClosed = true)
+          silent(request, response, body)
+        })
         yield* withClient((client) =>
           Effect.gen(function*() {
             const fiber = yield* Effect.fork(Effect.flatMap(client.get(server.url(path)), (response) => response.text))
             yield* eventually(() => server.received.length === 1 && server.sockets().open === 1, "the request arrived")
-            // The pool stays open: only the aborted request's socket may close.
+            // The pool stays open: only the aborted request's socket may close (undici may open a fresh
+            // idle one in its place).
             yield* Fiber.interrupt(fiber)
-            yield* eventually(() => server.sockets().open === 0, "the socket closed")
+            yield* eventually(() => requestSocketClosed, "the socket closed")
           })
         )
       }).pipe(Effect.scoped)
@@ -389,5 +395,52 @@ describe("interruption and the pool", () => {
       yield* eventually(() => server.sockets().open <= inFlight, "the abandoned sockets closed")
       yield* Scope.close(scope, Exit.void)
       yield* eventually(() => server.sockets().open === 0, "every socket closed")
+    }).pipe(Effect.scoped))
+
+  /**
+   * A server that accepts nothing: in a child process that blocks its event loop once listening, with
+   * a backlog of one, so that the kernel leaves further connects pending (it drops their SYNs).
+   */
+  const deaf = Effect.acquireRelease(
+    Effect.async<{ readonly url: string; readonly kill: () => void }>((resume) => {
+      const child = spawn(process.execPath, [
+        "-e",
+        `const server = require("node:net").createServer().listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {
+          process.stdout.write(server.address().port + "\\n")
+          setTimeout(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20000), 20)
+        })`
+      ], { stdio: ["ignore", "pipe", "inherit"] })
+      child.stdout.once("data", (port: Buffer) =>
+        // Past the child's 20 ms, its loop is blocked.
+        setTimeout(
+          () => resume(Effect.succeed({ url: `http://127.0.0.1:${Number(String(port))}/`, kill: () => child.kill() })),
+          100
+        ))
+    }),
+    (server) => Effect.sync(server.kill)
+  )
+
+  const pendingConnects = () => process.getActiveResourcesInfo().filter((name) => name === "ConnectWrap").length
+
+  it.live("attempts abandoned while connecting to a server that accepts nothing keep at most `connections` connects pending, and none once the layer closes", () =>
+    Effect.gen(function*() {
+      const server = yield* deaf
+      const connections = 8
+      const { client, scope } = yield* clientIn({ connections })
+      let peak = 0
+      yield* Effect.forEach(
+        Array.from({ length: 120 }, (_, i) => i),
+        () =>
+          Effect.exit(Effect.timeout(client.get(server.url), "10 millis")).pipe(
+            Effect.tap(() => peak = Math.max(peak, pendingConnects()))
+          ),
+        { concurrency: 16 }
+      )
+      expect(pendingConnects()).toBeGreaterThan(0)
+      expect(peak).toBeLessThanOrEqual(connections)
+      yield* Scope.close(scope, Exit.void)
+      // At once: not when the kernel's next SYN retry or undici's connect timeout would end them.
+      yield* Effect.sleep("20 millis")
+      expect(pendingConnects()).toBe(0)
     }).pipe(Effect.scoped))
 })
