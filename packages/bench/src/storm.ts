@@ -1,12 +1,12 @@
 /**
  * Pending TCP connects under per-attempt timeouts and caller interrupts, over undici: 3,000 gets at 32
  * in flight, each attempt limited to 30 ms, against one emulator that this load keeps busy, so many
- * attempts are abandoned. An abandoned HTTP/1.1 request cannot give its connection back (its answer
- * would still arrive there), so undici destroys the socket, and the next request opens a new one. With
- * `NodeHttpClient.layerUndici`'s default `Agent` (no limit on connections per origin) every abandoned
- * attempt adds a connect the busy server accepts late; connects that undici's `destroy()` cannot reach
- * (it holds no socket before the connect completes) outlive the layer. An `Agent` with `connections`
- * bounded queues requests instead, and an abandoned request leaves the queue with nothing behind.
+ * attempts are abandoned. Over undici's `Agent` (`NodeHttpClient.layerUndici`, bounded or not) a request
+ * abandoned before it is written still destroys the socket it waited for, an aborted one is requeued and
+ * reconnected for, and a pool with no connected socket is forgotten by the `Agent` with its connects
+ * still pending, out of `destroy()`'s reach. `UndiciHttpClient` owns one pool per origin, refuses an
+ * abandoned request without destroying its socket, bounds connections (32 by default) and aborts every
+ * pending connect when its layer closes: see its module.
  * Pending connects are `ConnectWrap` in `process.getActiveResourcesInfo()`. `BENCH=storm` runs only this.
  */
 import type { HttpClient } from "@effect/platform"
