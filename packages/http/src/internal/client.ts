@@ -10,7 +10,7 @@
 import type { HttpClient } from "@effect/platform"
 import { HttpClientError, HttpClientRequest, HttpTraceContext } from "@effect/platform"
 import type { HttpClientResponse } from "@effect/platform"
-import type { AnyApiError, Operation } from "@stytch-effect/core"
+import type { Operation } from "@stytch-effect/core"
 import {
   ApiError,
   bodyOf,
@@ -31,27 +31,12 @@ import {
   TransportError
 } from "@stytch-effect/core"
 import type { CreateError, M2MClientsCreateRequest } from "@stytch-effect/core"
-import { Clock, Duration, Effect, Either, Option, ParseResult, Predicate, Redacted, Schedule, Schema } from "effect"
+import { Clock, Duration, Effect, Either, Option, ParseResult, Predicate, Redacted, Schema } from "effect"
+import type { AttemptFailure, RetryPolicy } from "./attempts.js"
+import * as Attempts from "./attempts.js"
 import type { Deadlines } from "./deadlines.js"
 
-/** The errors a retry schedule is asked about: the failures worth another attempt. */
-export type RetriedError = AnyApiError | TransportError
-
-export interface RetryPolicy {
-  readonly schedule: Schedule.Schedule<unknown, RetriedError>
-  /** A `Retry-After` longer than this is not waited for: the error goes back to the caller. */
-  readonly maxRetryAfter: Duration.Duration
-}
-
-/** What one failed attempt tells us, besides its error. */
-export interface AttemptFailure {
-  readonly error: RetriedError | MalformedResponse | InvalidRequest
-  /** Another attempt may get a different answer. */
-  readonly transient: boolean
-  /** The server may have carried the request out although no success came back. */
-  readonly mayHaveActed: boolean
-  readonly retryAfter?: Duration.Duration | undefined
-}
+export type { AttemptFailure, RetriedError, RetryPolicy } from "./attempts.js"
 
 /** The last attempt's error, and whether an earlier attempt may have been carried out. */
 interface Failed<O extends Operation> {
@@ -337,17 +322,7 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
   const { deadlines } = options
   const credentials = options.credentials ?? []
   const quotesCredentials = quoting(credentials)
-  const timeoutDescription = `no answer within ${Duration.format(deadlines.timeout)}`
-
-  const schedule = options.retry === undefined ? undefined : Schedule.intersect(
-    Schedule.mapInput(options.retry.schedule, (failure: AttemptFailure) => failure.error as RetriedError),
-    Schedule.identity<AttemptFailure>()
-  ).pipe(
-    // The server's Retry-After wins over a shorter backoff.
-    Schedule.modifyDelay(([, failure], delay) =>
-      failure.retryAfter === undefined ? delay : Duration.max(delay, failure.retryAfter)
-    )
-  )
+  const driver = Attempts.make(options.retry, deadlines)
 
   const toHttpRequest = <O extends Operation>(op: O, request: Operation.Request<O>) => {
     return Schema.encode(op.request)(request).pipe(
@@ -407,8 +382,8 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
         let anAttemptMayHaveActed = false
         const clientSecret = (request as { readonly client_secret?: Redacted.Redacted<string> }).client_secret
         const quotes = clientSecret === undefined ? quotesCredentials : quoting([...credentials, clientSecret])
-        const attempt = Effect.suspend(() => {
-          const number = ++attempts
+        const retried = driver.run(op.name, (number) => {
+          attempts = number
           return requestSpan(httpRequest, (request) =>
             client.execute(request).pipe(
               Effect.flatMap((response) => answer(op, response, number, quotes)),
@@ -416,34 +391,12 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
                 HttpClientError.isHttpClientError,
                 (error) => Effect.fail(transportFailure(op.name, error, number))
               )
-            )).pipe(
-              (effect) =>
-                deadlines.limit(effect, (): AttemptFailure => ({
-                  error: new TransportError({
-                    operation: op.name,
-                    reason: "Timeout",
-                    description: timeoutDescription,
-                    attempts: number
-                  }),
-                  transient: true,
-                  mayHaveActed: true
-                })),
-              Effect.tapError((failure) =>
-                Effect.sync(() => {
-                  if (failure.mayHaveActed) {
-                    anAttemptMayHaveActed = true
-                  }
-                })
-              )
-            )
-        })
-        const retried = schedule === undefined || options.retry === undefined ? attempt : Effect.retry(attempt, {
-          schedule,
-          while: (failure) =>
-            failure.transient &&
-            (repeatable || !failure.mayHaveActed) &&
-            (failure.retryAfter === undefined ||
-              Duration.lessThanOrEqualTo(failure.retryAfter, options.retry!.maxRetryAfter))
+            ))
+        }, {
+          repeatable: (failure) => repeatable || !failure.mayHaveActed,
+          onFailure: (failure) => {
+            if (failure.mayHaveActed) anAttemptMayHaveActed = true
+          }
         })
         return retried.pipe(
           // Every error here is common to all operations, or an API error that fromApiErrorFields kept
