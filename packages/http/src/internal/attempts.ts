@@ -77,12 +77,23 @@ export const make = (retry: RetryPolicy | undefined, deadlines: Deadlines): Atte
         Effect.tapError(limitedAttempt, (failure) => Effect.sync(() => onFailure(failure)))
     })
     if (schedule === undefined || retry === undefined) return limited
-    return Effect.retry(limited, {
-      schedule,
-      while: (failure) =>
-        failure.transient &&
-        repeatable(failure) &&
-        (failure.retryAfter === undefined || Duration.lessThanOrEqualTo(failure.retryAfter, retry.maxRetryAfter))
+    const retried = (failure: AttemptFailure) =>
+      failure.transient &&
+      repeatable(failure) &&
+      (failure.retryAfter === undefined || Duration.lessThanOrEqualTo(failure.retryAfter, retry.maxRetryAfter))
+    // Most calls succeed first time, so the retry machinery is built only after a failure worth another
+    // attempt. The schedule then starts from that failure, replayed as its first input, exactly as if it
+    // had driven the first attempt too.
+    return Effect.catchAll(limited, (first) => {
+      if (!retried(first)) return Effect.fail(first)
+      let replay: AttemptFailure | undefined = first
+      const again = Effect.suspend(() => {
+        if (replay === undefined) return limited
+        const failure = replay
+        replay = undefined
+        return Effect.fail(failure)
+      })
+      return Effect.retry(again, { schedule, while: retried })
     })
   }
 

@@ -8,10 +8,11 @@ import type { HttpClient } from "@effect/platform"
 import { HttpClientError, HttpClientRequest } from "@effect/platform"
 import type { M2MTokenRequest } from "@stytch-effect/core"
 import { M2MToken, M2MTokens, MalformedResponse, projectPath, tokenOperation } from "@stytch-effect/core"
+import type { Tracer } from "effect"
 import { Effect, Either, Redacted } from "effect"
 import type { RetryPolicy } from "./attempts.js"
 import * as Attempts from "./attempts.js"
-import { answer, quoting, transportFailure } from "./client.js"
+import { answer, currentSpan, quoting, transportFailure } from "./client.js"
 import type { Deadlines } from "./deadlines.js"
 
 export interface TokenServiceOptions {
@@ -48,38 +49,40 @@ export const makeTokenService = (client: HttpClient.HttpClient, options: TokenSe
       // An error body that quotes the client's secret is not kept.
       const quotes = quoting([request.client_secret])
       let attempts = 0
-      const retried = driver.run(operation, (number) => {
-        attempts = number
-        return client.execute(httpRequest).pipe(
-          Effect.flatMap((response) => answer(tokenOperation, response, number, quotes)),
-          // The platform's error holds the request, and with it the secret in its body: only a
-          // description of it is kept.
-          Effect.catchIf(
-            HttpClientError.isHttpClientError,
-            (error) => Effect.fail(transportFailure(operation, error, number))
+      const retried = (span: Tracer.Span | undefined) =>
+        driver.run(operation, (number) => {
+          attempts = number
+          return client.execute(httpRequest).pipe(
+            Effect.flatMap((response) => answer(tokenOperation, response, number, quotes, span)),
+            // The platform's error holds the request, and with it the secret in its body: only a
+            // description of it is kept.
+            Effect.catchIf(
+              HttpClientError.isHttpClientError,
+              (error) => Effect.fail(transportFailure(operation, error, number))
+            )
           )
-        )
-      }, { repeatable: () => true })
-      return retried.pipe(
-        Effect.mapError((failure) => failure.error as Effect.Effect.Error<ReturnType<M2MTokens.Service["token"]>>),
-        Effect.flatMap((decoded) =>
-          Either.match(M2MToken.fromAnswer(decoded), {
-            // A 2XX whose token cannot be read: what it says about itself (expiry, scopes) is unknown.
-            onLeft: (description) =>
-              Effect.fail(
-                new MalformedResponse({
-                  operation,
-                  status_code: decoded.status_code,
-                  request_id: decoded.request_id,
-                  description,
-                  attempts
-                })
-              ),
-            onRight: Effect.succeed
-          })
-        ),
-        Effect.onExit(() => Effect.annotateCurrentSpan("m2m.attempts", attempts))
-      )
+        }, { repeatable: () => true })
+      return Effect.flatMap(currentSpan, (span) =>
+        retried(span).pipe(
+          Effect.mapError((failure) => failure.error as Effect.Effect.Error<ReturnType<M2MTokens.Service["token"]>>),
+          Effect.flatMap((decoded) =>
+            Either.match(M2MToken.fromAnswer(decoded), {
+              // A 2XX whose token cannot be read: what it says about itself (expiry, scopes) is unknown.
+              onLeft: (description) =>
+                Effect.fail(
+                  new MalformedResponse({
+                    operation,
+                    status_code: decoded.status_code,
+                    request_id: decoded.request_id,
+                    description,
+                    attempts
+                  })
+                ),
+              onRight: Effect.succeed
+            })
+          ),
+          Effect.ensuring(Effect.sync(() => span?.attribute("m2m.attempts", attempts)))
+        ))
     }
   })
 }
