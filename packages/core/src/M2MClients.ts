@@ -138,20 +138,72 @@ export const decodeRequest = <O extends Op.Operation>(
   request: unknown
 ): Effect.Effect<Op.Operation.Request<O>, InvalidRequest> => checkWith(op, request, decoders, Schema.decodeUnknown)
 
+/**
+ * Checks a request and gives its wire form (what `Schema.encode` makes of it) in one pass of the schema:
+ * encoding checks the request against its type as validation does, so an implementation that sends
+ * the wire form need not validate first. A request that fails gets the `InvalidRequest` that
+ * `validateRequest` gives, whatever the order in which encoding met its faults.
+ */
+export const encodeRequest = <O extends Op.Operation>(
+  op: O,
+  request: unknown
+): Effect.Effect<Op.Operation.Encoded<O>, InvalidRequest> => {
+  const deep = tooDeep(request)
+  if (deep !== undefined) return Effect.fail(tooDeepError(op.name, deep))
+  let encode = encoders.get(op)
+  if (encode === undefined) {
+    encode = Schema.encodeUnknown(op.request)
+    encoders.set(op, encode)
+  }
+  return encode(request).pipe(
+    Effect.catchAll((encodeError) =>
+      // Only on failure: the message is validation's, so both paths refuse a request the same way.
+      Effect.flatMap(
+        Effect.either(validateRequest(op, request)),
+        (validated) => Effect.fail(validated._tag === "Left" ? validated.left : invalidRequest(op.name, encodeError))
+      )
+    )
+  ) as Effect.Effect<Op.Operation.Encoded<O>, InvalidRequest>
+}
+
+const encoders = new WeakMap<Op.Operation, (request: unknown) => Effect.Effect<unknown, ParseResult.ParseError>>()
+
 type Implementation<O extends Op.Operation, E> = (
-  request: Op.Operation.Request<O>
+  request: Op.Operation.Request<O>,
+  encoded: Op.Operation.Encoded<O>
 ) => Effect.Effect<Op.Operation.Response<O>, E>
 
-/**
- * Builds the service from an implementation of each method: every request is validated first (a bad
- * one fails with `InvalidRequest` and never reaches the implementation), and every call runs in a span
- * named after its method (`M2MClients.get`) carrying the client id.
- */
-const make = (implementation: M2MClients.Service): M2MClients.Service => {
+/** A method that is also given its request's wire form. */
+type WithEncoded<F> = F extends (request: infer R) => infer Out ? (request: R, encoded: unknown) => Out : never
+
+export declare namespace M2MClients {
+  /** An implementation for `M2MClients.makeEncoded`: each method also takes its request's wire form. */
+  export interface EncodedImplementation {
+    readonly create: WithEncoded<Service["create"]>
+    readonly get: WithEncoded<Service["get"]>
+    readonly update: WithEncoded<Service["update"]>
+    readonly delete: WithEncoded<Service["delete"]>
+    readonly search: WithEncoded<Service["search"]>
+    readonly secrets: {
+      readonly rotateStart: WithEncoded<Service["secrets"]["rotateStart"]>
+      readonly rotateCancel: WithEncoded<Service["secrets"]["rotateCancel"]>
+      readonly rotate: WithEncoded<Service["secrets"]["rotate"]>
+    }
+  }
+}
+
+const build = (
+  implementation: M2MClients.EncodedImplementation,
+  check: <O extends Op.Operation>(op: O, request: unknown) => Effect.Effect<unknown, InvalidRequest>,
+  requestOf: (checked: unknown, request: unknown) => unknown,
+  encodedOf: (checked: unknown) => unknown
+): M2MClients.Service => {
   const method = <O extends Op.Operation, E>(op: O, run: Implementation<O, E>) => (request: Op.Operation.Request<O>) =>
     // Suspended, so even a validator that throws is a defect inside the effect, never a throw at the call.
-    Effect.suspend(() => validateRequest(op, request)).pipe(
-      Effect.flatMap(run),
+    Effect.suspend(() => check(op, request)).pipe(
+      Effect.flatMap((checked) =>
+        run(requestOf(checked, request) as Op.Operation.Request<O>, encodedOf(checked) as Op.Operation.Encoded<O>)
+      ),
       Effect.withSpan(op.name, {
         kind: "client",
         // A stack trace per call costs a tenth of an in-memory create and says nothing the name does not.
@@ -173,7 +225,24 @@ const make = (implementation: M2MClients.Service): M2MClients.Service => {
   }
 }
 
+/**
+ * Builds the service from an implementation of each method: every request is validated first (a bad
+ * one fails with `InvalidRequest` and never reaches the implementation), and every call runs in a span
+ * named after its method (`M2MClients.get`) carrying the client id.
+ */
+const make = (implementation: M2MClients.Service): M2MClients.Service =>
+  build(implementation, validateRequest, (validated) => validated, () => undefined)
+
+/**
+ * `make` for an implementation that sends requests in their wire form (the http layer): each request
+ * is checked and encoded in one pass (`encodeRequest`), refused with the same `InvalidRequest` as
+ * `make` refuses it, and the method gets the request as the caller gave it and its wire form.
+ */
+const makeEncoded = (implementation: M2MClients.EncodedImplementation): M2MClients.Service =>
+  build(implementation, encodeRequest, (_, request) => request, (encoded) => encoded)
+
 /** The service's tag. Provide it with `@stytch-effect/http`'s or `@stytch-effect/memory`'s layer. */
 export class M2MClients extends Context.Tag("@stytch-effect/core/M2MClients")<M2MClients, M2MClients.Service>() {
   static readonly make = make
+  static readonly makeEncoded = makeEncoded
 }

@@ -103,6 +103,8 @@ export interface Operation<
 
 export declare namespace Operation {
   export type Request<O> = O extends Operation<any, infer R, any, any, any, any> ? R : never
+  /** The request's wire form: what its schema encodes it to. */
+  export type Encoded<O> = O extends Operation<any, any, infer I, any, any, any> ? I : never
   export type Response<O> = O extends Operation<any, any, any, infer R, any, any> ? R : never
   /** Everything the operation can fail with. */
   export type Error<O> = O extends Operation<any, any, any, any, any, infer E> ? InstanceType<E> | CommonError

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Redacted, SchemaAST } from "effect"
+import { Effect, Redacted, Schema, SchemaAST } from "effect"
 import {
+  encodeRequest,
   M2MSearchOperand,
   M2MSearchQuery,
   maxSearchFilterValues,
@@ -268,5 +269,43 @@ describe("request validation", () => {
         expect(shown).not.toContain("bare-secret-value")
         expect(shown).not.toContain("tiny")
       }
+    }))
+})
+
+describe("request encoding (validation and the wire form in one pass)", () => {
+  it.effect.each(rejected)(
+    "%s refuses %j at %s exactly as validation does",
+    ([key, request]) =>
+      Effect.gen(function*() {
+        const operation = Operations[key]
+        const validated = yield* Effect.flip(validateRequest(operation, request))
+        const encoded = yield* Effect.flip(encodeRequest(operation, request))
+        expect(encoded).toStrictEqual(validated)
+      })
+  )
+
+  it.effect.each(accepted)("%s encodes %j to its wire form", ([key, request]) =>
+    Effect.gen(function*() {
+      const operation = Operations[key]
+      const encoded = yield* encodeRequest(operation, request)
+      expect(encoded).toStrictEqual(
+        yield* Schema.encodeUnknown(operation.request as Schema.Schema<unknown, unknown>)(request)
+      )
+    }))
+
+  it.effect("refuses metadata too deep for the schema, as validation does", () =>
+    Effect.gen(function*() {
+      const request = { scopes: [], trusted_metadata: nested(1e5) }
+      const encoded = yield* Effect.flip(encodeRequest(Operations.create, request))
+      expect(encoded).toStrictEqual(yield* Effect.flip(validateRequest(Operations.create, request)))
+    }))
+
+  it.effect("gives a secret's wire form, the plain string, only in the encoded request", () =>
+    Effect.gen(function*() {
+      const encoded = yield* encodeRequest(Operations.create, {
+        scopes: [],
+        client_secret: Redacted.make("correct horse battery staple")
+      })
+      expect(encoded.client_secret).toBe("correct horse battery staple")
     }))
 })

@@ -263,8 +263,13 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
       chunks.push(chunk)
     })
     body.on("end", () => this.settle(Exit.succeed(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length))))
-    body.on("error", (cause) => this.settle(Exit.fail(this.failure("the body could not be read", cause))))
-    body.on("close", () => this.settle(Exit.fail(this.failure("the body ended early"))))
+    // Built only when the body is still unread: every body closes after its end, and an error is costly.
+    body.on("error", (cause) => {
+      if (this.read === undefined) this.settle(Exit.fail(this.failure("the body could not be read", cause)))
+    })
+    body.on("close", () => {
+      if (this.read === undefined) this.settle(Exit.fail(this.failure("the body ended early")))
+    })
   }
 
   /** The whole body, read on first use. */

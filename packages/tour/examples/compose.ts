@@ -1,34 +1,28 @@
 import { FetchHttpClient } from "@effect/platform"
-import { NodeHttpClient, Undici } from "@effect/platform-node"
 import { M2MClients } from "@stytch-effect/core"
-import { HttpM2MClients } from "@stytch-effect/http"
+import { HttpM2MClients, UndiciHttpClient } from "@stytch-effect/http"
 import { Console, Effect, Layer, Option, Redacted } from "effect"
 
 // Credentials from STYTCH_PROJECT_ID, STYTCH_SECRET and, optionally, STYTCH_BASE_URL.
-// You choose the HttpClient: fetch anywhere...
-export const M2MClientsFetch = HttpM2MClients.layerConfig().pipe(Layer.provide(FetchHttpClient.layer))
+// You choose the HttpClient. In Node apps, this package's own client over undici: one keep-alive pool,
+// bodies read once and bounded, interrupted requests aborted, no redirects, the least work per call.
+export const M2MClientsNode = HttpM2MClients.layerConfig().pipe(Layer.provide(UndiciHttpClient.layer))
 
-// ...or undici's pooled client in Node apps, with options of your own. Bound its connections: a request
-// abandoned at its timeout takes its connection with it, and the default Agent (no bound) opens a new
-// one for each, a storm of connects against a server already too slow.
-const undiciAgent = Layer.scoped(
-  NodeHttpClient.Dispatcher,
-  Effect.acquireRelease(
-    Effect.sync(() => new Undici.Agent({ connections: 64 })),
-    (agent) => Effect.promise(() => agent.destroy())
-  )
+// Under load, bound its connections: a request abandoned at its timeout takes its connection with it,
+// and an unbounded pool opens a new one for each, a storm of connects against a server already too slow.
+export const M2MClientsBounded = HttpM2MClients.layerConfig({ timeout: "10 seconds" }).pipe(
+  Layer.provide(UndiciHttpClient.layerWith({ connections: 64 }))
 )
-export const M2MClientsUndici = HttpM2MClients.layerConfig({ timeout: "10 seconds" }).pipe(
-  Layer.provide(NodeHttpClient.layerUndiciWithoutDispatcher),
-  Layer.provide(undiciAgent)
-)
+
+// ...or fetch, anywhere (browsers, Deno, Bun, edge runtimes).
+export const M2MClientsFetch = HttpM2MClients.layerConfig().pipe(Layer.provide(FetchHttpClient.layer))
 
 // Or plain values, say from your own config service.
 export const M2MClientsExplicit = HttpM2MClients.layer({
   projectId: "project-test-00000000-0000-0000-0000-000000000000",
   secret: Redacted.make("secret-test-..."),
   baseUrl: "http://127.0.0.1:4455" // the emulator; leave out for Stytch
-}).pipe(Layer.provide(FetchHttpClient.layer))
+}).pipe(Layer.provide(UndiciHttpClient.layer))
 
 export const program = Effect.gen(function*() {
   const clients = yield* M2MClients
@@ -49,4 +43,4 @@ export const program = Effect.gen(function*() {
   )
 )
 
-Effect.runPromise(program.pipe(Effect.provide(M2MClientsUndici)))
+Effect.runPromise(program.pipe(Effect.provide(M2MClientsBounded)))

@@ -10,7 +10,7 @@
 import type { HttpClient } from "@effect/platform"
 import { HttpClientError, HttpClientRequest, HttpTraceContext } from "@effect/platform"
 import type { HttpClientResponse } from "@effect/platform"
-import type { AnyApiError, Operation } from "@stytch-effect/core"
+import type { Operation } from "@stytch-effect/core"
 import {
   ApiError,
   bodyOf,
@@ -19,7 +19,6 @@ import {
   ErrorBody,
   fromApiErrorFields,
   InvalidRequest,
-  invalidRequest,
   M2MClients,
   M2MClientsCreateResponse,
   M2MClientWithClientSecret,
@@ -31,27 +30,12 @@ import {
   TransportError
 } from "@stytch-effect/core"
 import type { CreateError, M2MClientsCreateRequest } from "@stytch-effect/core"
-import { Clock, Duration, Effect, Either, Option, ParseResult, Predicate, Redacted, Schedule, Schema } from "effect"
+import { Clock, Duration, Effect, Either, Option, ParseResult, Predicate, Redacted, Schema, Tracer } from "effect"
+import type { AttemptFailure, RetryPolicy } from "./attempts.js"
+import * as Attempts from "./attempts.js"
 import type { Deadlines } from "./deadlines.js"
 
-/** The errors a retry schedule is asked about: the failures worth another attempt. */
-export type RetriedError = AnyApiError | TransportError
-
-export interface RetryPolicy {
-  readonly schedule: Schedule.Schedule<unknown, RetriedError>
-  /** A `Retry-After` longer than this is not waited for: the error goes back to the caller. */
-  readonly maxRetryAfter: Duration.Duration
-}
-
-/** What one failed attempt tells us, besides its error. */
-export interface AttemptFailure {
-  readonly error: RetriedError | MalformedResponse | InvalidRequest
-  /** Another attempt may get a different answer. */
-  readonly transient: boolean
-  /** The server may have carried the request out although no success came back. */
-  readonly mayHaveActed: boolean
-  readonly retryAfter?: Duration.Duration | undefined
-}
+export type { AttemptFailure, RetriedError, RetryPolicy } from "./attempts.js"
 
 /** The last attempt's error, and whether an earlier attempt may have been carried out. */
 interface Failed<O extends Operation> {
@@ -191,20 +175,30 @@ export const answer = <O extends Operation>(
   op: O,
   response: HttpClientResponse.HttpClientResponse,
   attempts: number,
-  quotes: Quotes
+  quotes: Quotes,
+  /** The span that gets the status: the request's own, or else the operation's (`currentSpan`). */
+  span: Tracer.Span | undefined
 ): Effect.Effect<Operation.Response<O>, AttemptFailure | HttpClientError.ResponseError> => {
   const status = response.status
+  span?.attribute("http.response.status_code", status)
   // Plain combinators rather than a generator: this runs on every call, and the generator's steps cost.
-  return Effect.zipRight(
-    Effect.annotateCurrentSpan("http.response.status_code", status),
-    Effect.flatMap(response.text, (text) => {
-      if (isRedirect(status)) return Effect.fail(redirectFailure(status, attempts))
-      if (isSuccess(status)) return success(op, status, parseJson(text), attempts)
-      // An error body that quotes the request's secrets is not kept, whatever else it says.
-      return apiFailure(op, response, quotes(text) ? quotedCredentials : parseJson(text), attempts)
-    })
-  )
+  return Effect.flatMap(response.text, (text) => {
+    if (isRedirect(status)) return Effect.fail(redirectFailure(status, attempts))
+    if (isSuccess(status)) return success(op, status, parseJson(text), attempts)
+    // An error body that quotes the request's secrets is not kept, whatever else it says.
+    return apiFailure(op, response, quotes(text) ? quotedCredentials : parseJson(text), attempts)
+  })
 }
+
+/**
+ * The span a call runs in, looked up once per call. `Effect.annotateCurrentSpan` looks it up on every
+ * use, and where there is none (an external parent, no span at all) builds an error and recovers from
+ * it, which cost more than the rest of an annotation.
+ */
+export const currentSpan: Effect.Effect<Tracer.Span | undefined> = Effect.map(
+  Effect.serviceOption(Tracer.ParentSpan),
+  (parent) => parent._tag === "Some" && parent.value._tag === "Span" ? parent.value : undefined
+)
 
 const success = <O extends Operation>(
   op: O,
@@ -337,38 +331,28 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
   const { deadlines } = options
   const credentials = options.credentials ?? []
   const quotesCredentials = quoting(credentials)
-  const timeoutDescription = `no answer within ${Duration.format(deadlines.timeout)}`
+  const driver = Attempts.make(options.retry, deadlines)
 
-  const schedule = options.retry === undefined ? undefined : Schedule.intersect(
-    Schedule.mapInput(options.retry.schedule, (failure: AttemptFailure) => failure.error as RetriedError),
-    Schedule.identity<AttemptFailure>()
-  ).pipe(
-    // The server's Retry-After wins over a shorter backoff.
-    Schedule.modifyDelay(([, failure], delay) =>
-      failure.retryAfter === undefined ? delay : Duration.max(delay, failure.retryAfter)
-    )
-  )
-
-  const toHttpRequest = <O extends Operation>(op: O, request: Operation.Request<O>) => {
-    return Schema.encode(op.request)(request).pipe(
-      Effect.mapError((error) => invalidRequest(op.name, error)),
-      Effect.flatMap((encoded) => {
-        const httpRequest = HttpClientRequest.make(op.method)(pathOf(op, request as { client_id?: string }))
-        const body = bodyOf(op, encoded as object)
-        if (body === undefined) return Effect.succeed(httpRequest)
-        const withBody = HttpClientRequest.bodyUnsafeJson(httpRequest, body)
-        // Refused here, not cut off by the server mid-upload, which looks like a lost answer.
-        return withBody.body._tag === "Uint8Array" && withBody.body.body.length > maxRequestBodyBytes
-          ? Effect.fail(
-            new InvalidRequest({
-              operation: op.name,
-              field: "(request)",
-              rule: `must be at most ${maxRequestBodyBytes} bytes as JSON`
-            })
-          )
-          : Effect.succeed(withBody)
-      })
-    )
+  /** The request from its wire form, which `M2MClients.makeEncoded` checked and encoded in one pass. */
+  const toHttpRequest = <O extends Operation>(
+    op: O,
+    request: Operation.Request<O>,
+    encoded: Operation.Encoded<O>
+  ): Effect.Effect<HttpClientRequest.HttpClientRequest, InvalidRequest> => {
+    const httpRequest = HttpClientRequest.make(op.method)(pathOf(op, request as { client_id?: string }))
+    const body = bodyOf(op, encoded as object)
+    if (body === undefined) return Effect.succeed(httpRequest)
+    const withBody = HttpClientRequest.bodyUnsafeJson(httpRequest, body)
+    // Refused here, not cut off by the server mid-upload, which looks like a lost answer.
+    return withBody.body._tag === "Uint8Array" && withBody.body.body.length > maxRequestBodyBytes
+      ? Effect.fail(
+        new InvalidRequest({
+          operation: op.name,
+          field: "(request)",
+          rule: `must be at most ${maxRequestBodyBytes} bytes as JSON`
+        })
+      )
+      : Effect.succeed(withBody)
   }
 
   /**
@@ -379,15 +363,19 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
    */
   const requestSpan = <A, E>(
     httpRequest: HttpClientRequest.HttpClientRequest,
-    run: (request: HttpClientRequest.HttpClientRequest) => Effect.Effect<A, E>
+    operationSpan: Tracer.Span | undefined,
+    run: (request: HttpClientRequest.HttpClientRequest, span: Tracer.Span | undefined) => Effect.Effect<A, E>
   ): Effect.Effect<A, E> => {
-    if (options.requestSpans === undefined) return run(httpRequest)
+    if (options.requestSpans === undefined) return run(httpRequest, operationSpan)
     const { propagate } = options.requestSpans
     return Effect.useSpan(`http.client ${httpRequest.method}`, { kind: "client", captureStackTrace: false }, (span) => {
       span.attribute("http.request.method", httpRequest.method)
       span.attribute("url.full", httpRequest.url)
       return Effect.withParentSpan(
-        run(propagate ? HttpClientRequest.setHeaders(httpRequest, HttpTraceContext.toHeaders(span)) : httpRequest),
+        run(
+          propagate ? HttpClientRequest.setHeaders(httpRequest, HttpTraceContext.toHeaders(span)) : httpRequest,
+          span
+        ),
         span
       )
     })
@@ -396,54 +384,34 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
   const send = <O extends Operation>(
     op: O,
     request: Operation.Request<O>,
+    encoded: Operation.Encoded<O>,
     repeatable: boolean
   ): Effect.Effect<Operation.Response<O>, Failed<O>> =>
-    toHttpRequest(op, request).pipe(
+    toHttpRequest(op, request, encoded).pipe(
       Effect.mapError((error) => ({ error: error as Operation.Error<O>, anAttemptMayHaveActed: false })),
-      Effect.flatMap((httpRequest) => {
+      Effect.zip(currentSpan),
+      Effect.flatMap(([httpRequest, span]) => {
         // One call's own bookkeeping. Each attempt runs in a fiber of its own, but only after the last one
         // ended, so plain variables suffice.
         let attempts = 0
         let anAttemptMayHaveActed = false
         const clientSecret = (request as { readonly client_secret?: Redacted.Redacted<string> }).client_secret
         const quotes = clientSecret === undefined ? quotesCredentials : quoting([...credentials, clientSecret])
-        const attempt = Effect.suspend(() => {
-          const number = ++attempts
-          return requestSpan(httpRequest, (request) =>
+        const retried = driver.run(op.name, (number) => {
+          attempts = number
+          return requestSpan(httpRequest, span, (request, requestSpan) =>
             client.execute(request).pipe(
-              Effect.flatMap((response) => answer(op, response, number, quotes)),
+              Effect.flatMap((response) => answer(op, response, number, quotes, requestSpan)),
               Effect.catchIf(
                 HttpClientError.isHttpClientError,
                 (error) => Effect.fail(transportFailure(op.name, error, number))
               )
-            )).pipe(
-              (effect) =>
-                deadlines.limit(effect, (): AttemptFailure => ({
-                  error: new TransportError({
-                    operation: op.name,
-                    reason: "Timeout",
-                    description: timeoutDescription,
-                    attempts: number
-                  }),
-                  transient: true,
-                  mayHaveActed: true
-                })),
-              Effect.tapError((failure) =>
-                Effect.sync(() => {
-                  if (failure.mayHaveActed) {
-                    anAttemptMayHaveActed = true
-                  }
-                })
-              )
-            )
-        })
-        const retried = schedule === undefined || options.retry === undefined ? attempt : Effect.retry(attempt, {
-          schedule,
-          while: (failure) =>
-            failure.transient &&
-            (repeatable || !failure.mayHaveActed) &&
-            (failure.retryAfter === undefined ||
-              Duration.lessThanOrEqualTo(failure.retryAfter, options.retry!.maxRetryAfter))
+            ))
+        }, {
+          repeatable: (failure) => repeatable || !failure.mayHaveActed,
+          onFailure: (failure) => {
+            if (failure.mayHaveActed) anAttemptMayHaveActed = true
+          }
         })
         return retried.pipe(
           // Every error here is common to all operations, or an API error that fromApiErrorFields kept
@@ -452,13 +420,13 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
             error: failure.error as Operation.Error<O>,
             anAttemptMayHaveActed
           })),
-          Effect.onExit(() => Effect.annotateCurrentSpan("m2m.attempts", attempts))
+          Effect.ensuring(Effect.sync(() => span?.attribute("m2m.attempts", attempts)))
         )
       })
     )
 
-  const call = <O extends Operation>(op: O, repeatable: boolean) => (request: Operation.Request<O>) =>
-    send(op, request, repeatable).pipe(Effect.mapError((failed) => failed.error))
+  const call = <O extends Operation>(op: O, repeatable: boolean) => (request: Operation.Request<O>, encoded: unknown) =>
+    send(op, request, encoded as Operation.Encoded<O>, repeatable).pipe(Effect.mapError((failed) => failed.error))
 
   /**
    * A `DuplicateClientId` after an attempt that may have been carried out most likely means that
@@ -520,23 +488,34 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
    * repeated (a second attempt cannot make a second client: the id is taken) and recovered the same
    * way, and an error whose outcome is unknown names the id to repeat it with.
    */
-  const create = (request: M2MClientsCreateRequest): Effect.Effect<M2MClientsCreateResponse, CreateError> =>
+  const create = (
+    request: M2MClientsCreateRequest,
+    encoded: unknown
+  ): Effect.Effect<M2MClientsCreateResponse, CreateError> =>
     Effect.suspend(() => {
       const generated = request.client_id === undefined && options.generateClientId !== undefined
-      const sent = generated ? { ...request, client_id: options.generateClientId!() } : request
-      const client_id = sent.client_id
-      return send(Operations.create, sent, client_id !== undefined).pipe(
-        Effect.catchAll((failed) =>
-          client_id === undefined
-            ? Effect.fail(failed.error)
-            : failed.error._tag === "DuplicateClientId" && failed.anAttemptMayHaveActed
-            ? recoverCreate({ ...sent, client_id }, failed.error, generated)
-            : Effect.fail(failed.anAttemptMayHaveActed ? namingClient(failed.error, client_id) : failed.error)
-        )
+      const client_id = generated ? options.generateClientId!() : request.client_id
+      const sent = generated ? { ...request, client_id } : request
+      // A generated id holds to the id's rules by construction, and is the same in both forms.
+      const sentEncoded = generated ? { ...(encoded as object), client_id } : encoded
+      return send(
+        Operations.create,
+        sent,
+        sentEncoded as typeof Operations.create.request.Encoded,
+        client_id !== undefined
       )
+        .pipe(
+          Effect.catchAll((failed) =>
+            client_id === undefined
+              ? Effect.fail(failed.error)
+              : failed.error._tag === "DuplicateClientId" && failed.anAttemptMayHaveActed
+              ? recoverCreate({ ...sent, client_id }, failed.error, generated)
+              : Effect.fail(failed.anAttemptMayHaveActed ? namingClient(failed.error, client_id) : failed.error)
+          )
+        )
     })
 
-  const service: M2MClients.Service = M2MClients.make({
+  const service: M2MClients.Service = M2MClients.makeEncoded({
     create,
     get: call(Operations.get, true),
     update: call(Operations.update, true),

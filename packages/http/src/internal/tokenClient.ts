@@ -1,23 +1,18 @@
 /**
  * The `M2MTokens` service over an `HttpClient`: one POST to the token endpoint per call, with the
- * clients layer's answer reading, typed transport errors, per-attempt deadlines and backoff
- * (`client.ts`). A token request changes nothing on the server, so every failure worth another attempt
+ * clients layer's answer reading and typed transport errors (`client.ts`) and its attempt driver, with
+ * per-attempt deadlines and backoff (`attempts.ts`). A token request changes nothing on the server, so every failure worth another attempt
  * is retried, whether or not the server may have seen it.
  */
 import type { HttpClient } from "@effect/platform"
 import { HttpClientError, HttpClientRequest } from "@effect/platform"
 import type { M2MTokenRequest } from "@stytch-effect/core"
-import {
-  M2MToken,
-  M2MTokens,
-  MalformedResponse,
-  projectPath,
-  tokenOperation,
-  TransportError
-} from "@stytch-effect/core"
-import { Duration, Effect, Either, Redacted, Schedule } from "effect"
-import type { AttemptFailure, RetriedError, RetryPolicy } from "./client.js"
-import { answer, quoting, transportFailure } from "./client.js"
+import { M2MToken, M2MTokens, MalformedResponse, projectPath, tokenOperation } from "@stytch-effect/core"
+import type { Tracer } from "effect"
+import { Effect, Either, Redacted } from "effect"
+import type { RetryPolicy } from "./attempts.js"
+import * as Attempts from "./attempts.js"
+import { answer, currentSpan, quoting, transportFailure } from "./client.js"
 import type { Deadlines } from "./deadlines.js"
 
 export interface TokenServiceOptions {
@@ -44,19 +39,9 @@ const formOf = (request: M2MTokenRequest): Record<string, string> => ({
 
 /** The service over a client that already carries the base URL and headers. */
 export const makeTokenService = (client: HttpClient.HttpClient, options: TokenServiceOptions): M2MTokens.Service => {
-  const { deadlines } = options
   const path = projectPath(tokenOperation.route, options.projectId)
   const operation = tokenOperation.name
-  const timeoutDescription = `no answer within ${Duration.format(deadlines.timeout)}`
-
-  const schedule = options.retry === undefined ? undefined : Schedule.intersect(
-    Schedule.mapInput(options.retry.schedule, (failure: AttemptFailure) => failure.error as RetriedError),
-    Schedule.identity<AttemptFailure>()
-  ).pipe(
-    Schedule.modifyDelay(([, failure], delay) =>
-      failure.retryAfter === undefined ? delay : Duration.max(delay, failure.retryAfter)
-    )
-  )
+  const driver = Attempts.make(options.retry, options.deadlines)
 
   return M2MTokens.make({
     token: (request) => {
@@ -64,56 +49,40 @@ export const makeTokenService = (client: HttpClient.HttpClient, options: TokenSe
       // An error body that quotes the client's secret is not kept.
       const quotes = quoting([request.client_secret])
       let attempts = 0
-      const attempt = Effect.suspend(() => {
-        const number = ++attempts
-        return client.execute(httpRequest).pipe(
-          Effect.flatMap((response) => answer(tokenOperation, response, number, quotes)),
-          // The platform's error holds the request, and with it the secret in its body: only a
-          // description of it is kept.
-          Effect.catchIf(
-            HttpClientError.isHttpClientError,
-            (error) => Effect.fail(transportFailure(operation, error, number))
+      const retried = (span: Tracer.Span | undefined) =>
+        driver.run(operation, (number) => {
+          attempts = number
+          return client.execute(httpRequest).pipe(
+            Effect.flatMap((response) => answer(tokenOperation, response, number, quotes, span)),
+            // The platform's error holds the request, and with it the secret in its body: only a
+            // description of it is kept.
+            Effect.catchIf(
+              HttpClientError.isHttpClientError,
+              (error) => Effect.fail(transportFailure(operation, error, number))
+            )
+          )
+        }, { repeatable: () => true })
+      return Effect.flatMap(currentSpan, (span) =>
+        retried(span).pipe(
+          Effect.mapError((failure) => failure.error as Effect.Effect.Error<ReturnType<M2MTokens.Service["token"]>>),
+          Effect.flatMap((decoded) =>
+            Either.match(M2MToken.fromAnswer(decoded), {
+              // A 2XX whose token cannot be read: what it says about itself (expiry, scopes) is unknown.
+              onLeft: (description) =>
+                Effect.fail(
+                  new MalformedResponse({
+                    operation,
+                    status_code: decoded.status_code,
+                    request_id: decoded.request_id,
+                    description,
+                    attempts
+                  })
+                ),
+              onRight: Effect.succeed
+            })
           ),
-          (effect) =>
-            deadlines.limit(effect, (): AttemptFailure => ({
-              error: new TransportError({
-                operation,
-                reason: "Timeout",
-                description: timeoutDescription,
-                attempts: number
-              }),
-              transient: true,
-              mayHaveActed: true
-            }))
-        )
-      })
-      const retried = schedule === undefined || options.retry === undefined ? attempt : Effect.retry(attempt, {
-        schedule,
-        while: (failure) =>
-          failure.transient &&
-          (failure.retryAfter === undefined ||
-            Duration.lessThanOrEqualTo(failure.retryAfter, options.retry!.maxRetryAfter))
-      })
-      return retried.pipe(
-        Effect.mapError((failure) => failure.error as Effect.Effect.Error<ReturnType<M2MTokens.Service["token"]>>),
-        Effect.flatMap((decoded) =>
-          Either.match(M2MToken.fromAnswer(decoded), {
-            // A 2XX whose token cannot be read: what it says about itself (expiry, scopes) is unknown.
-            onLeft: (description) =>
-              Effect.fail(
-                new MalformedResponse({
-                  operation,
-                  status_code: decoded.status_code,
-                  request_id: decoded.request_id,
-                  description,
-                  attempts
-                })
-              ),
-            onRight: Effect.succeed
-          })
-        ),
-        Effect.onExit(() => Effect.annotateCurrentSpan("m2m.attempts", attempts))
-      )
+          Effect.ensuring(Effect.sync(() => span?.attribute("m2m.attempts", attempts)))
+        ))
     }
   })
 }
