@@ -106,6 +106,24 @@ describe("the answer", () => {
         })
     ))
 
+  it.effect("a 2XX with an unreadable token that echoes the secret as its request_id does not keep it", () =>
+    withFakeTokens(
+      () =>
+        json(200, {
+          status_code: 200,
+          request_id: `echo ${clientSecret}`,
+          access_token: "opaque",
+          token_type: "bearer",
+          expires_in: 3600
+        }),
+      (tokens) =>
+        Effect.gen(function*() {
+          const error = yield* Effect.flip(tokens.token(request))
+          expect(error._tag === "MalformedResponse" && error.request_id).toBeUndefined()
+          expect(shown(error)).not.toContain(clientSecret.slice(0, 8))
+        })
+    ))
+
   it.effect("a token_type other than bearer is a MalformedResponse", () =>
     withFakeTokens(
       () => json(200, { status_code: 200, request_id: "r", access_token: jwt, token_type: "mac", expires_in: 3600 }),

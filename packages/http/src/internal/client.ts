@@ -150,6 +150,13 @@ const redirectFailure = (status: number, attempts: number): AttemptFailure => ({
  */
 const requestIdShape = /^request-id-[a-z]+-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
+/** The `request_id` of a 2XX body that is kept on a `MalformedResponse`: one in Stytch's shape only. */
+export const keptRequestId = (body: unknown): string | undefined =>
+  Predicate.hasProperty(body, "request_id") && Predicate.isString(body.request_id) &&
+    requestIdShape.test(body.request_id)
+    ? body.request_id
+    : undefined
+
 /**
  * Whether a text quotes any 8 characters of a secret the request carried (the project's credentials,
  * a caller's client secret): a server or proxy that echoes the request would put them into the error.
@@ -223,10 +230,7 @@ const success = <O extends Operation>(
       operation: op.name,
       status_code: status,
       // The body may be any JSON at all here, `null` included.
-      request_id: Predicate.hasProperty(json, "request_id") && Predicate.isString(json.request_id) &&
-          requestIdShape.test(json.request_id)
-        ? json.request_id
-        : undefined,
+      request_id: keptRequestId(json),
       description: describeMismatch(op.name.replace("M2MClients.", "the answer of "), error),
       attempts
     }),

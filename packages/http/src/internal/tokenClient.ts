@@ -1,8 +1,8 @@
 /**
  * The `M2MTokens` service over an `HttpClient`: one POST to the token endpoint per call, with the
  * clients layer's answer reading and typed transport errors (`client.ts`) and its attempt driver, with
- * per-attempt deadlines and backoff (`attempts.ts`). A token request changes nothing on the server, so every failure worth another attempt
- * is retried, whether or not the server may have seen it.
+ * per-attempt deadlines and backoff (`attempts.ts`). A token request changes nothing on the server, so
+ * every failure worth another attempt is retried, whether or not the server may have seen it.
  */
 import type { HttpClient } from "@effect/platform"
 import { HttpClientError, HttpClientRequest } from "@effect/platform"
@@ -12,7 +12,7 @@ import type { Tracer } from "effect"
 import { Effect, Either, Redacted } from "effect"
 import type { RetryPolicy } from "./attempts.js"
 import * as Attempts from "./attempts.js"
-import { answer, currentSpan, quoting, transportFailure } from "./client.js"
+import { answer, currentSpan, keptRequestId, quoting, transportFailure } from "./client.js"
 import type { Deadlines } from "./deadlines.js"
 
 export interface TokenServiceOptions {
@@ -73,7 +73,7 @@ export const makeTokenService = (client: HttpClient.HttpClient, options: TokenSe
                   new MalformedResponse({
                     operation,
                     status_code: decoded.status_code,
-                    request_id: decoded.request_id,
+                    request_id: keptRequestId(decoded),
                     description,
                     attempts
                   })
