@@ -18,8 +18,9 @@ import type { JwksAnswer as JwksAnswerType } from "@stytch-effect/core"
 import { JwksAnswer, jwksRoute, KeysUnavailable, M2MTokenVerifier, projectPath } from "@stytch-effect/core"
 import type { Cause, ParseResult, Scope } from "effect"
 import { Config, ConfigError, Duration, Effect, Either, Layer, Option } from "effect"
+import { userAgent } from "./HttpM2MClients.js"
+import { apiClient } from "./internal/apiClient.js"
 import { projectOrigin, resolveBaseUrl } from "./internal/baseUrl.js"
-import { version } from "./internal/version.js"
 
 export interface Options {
   readonly projectId: string
@@ -67,18 +68,17 @@ const describeFailure = (
 }
 
 /**
- * The key set over the `HttpClient` in context: a 2XX JSON JWKS, or `KeysUnavailable` saying what
- * came back instead (a status, no connection, no answer in time, a body that is not a key set).
+ * The key set at `path` over `client` (one made by `apiClient`: the base URL, our headers, no redirect
+ * followed, so keys never come from another origin): a 2XX JSON JWKS, or `KeysUnavailable` saying what
+ * came back instead (a status, a redirect, no connection, no answer in time, a body that is not a key set).
  */
 export const fetchKeys = (
   client: HttpClient.HttpClient,
-  url: string,
+  path: string,
   timeout: Duration.Duration
 ): M2MTokenVerifier.KeySource => {
-  const request = HttpClientRequest.get(url).pipe(
-    HttpClientRequest.setHeaders({ accept: "application/json", "user-agent": `stytch-effect-http/${version}` })
-  )
-  // The key set is Stytch's, not ours to trace into: no trace headers, no span per fetch.
+  const request = HttpClientRequest.get(path)
+  // The key set is Stytch's, not ours to trace into: no trace headers.
   const ok = client.pipe(HttpClient.filterStatusOk, HttpClient.withTracerPropagation(false))
   return ok.execute(request).pipe(
     Effect.flatMap(HttpClientResponse.schemaBodyJson(JwksAnswer)),
@@ -97,12 +97,12 @@ export const make = (
 ): Effect.Effect<M2MTokenVerifier.Service, ConfigError.ConfigError, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
     const baseUrl = yield* projectOrigin(options)
-    const client = yield* HttpClient.HttpClient
+    const client = yield* apiClient(baseUrl, { accept: "application/json", "user-agent": userAgent })
     const timeout = Duration.decode(options.timeout ?? "10 seconds")
     return yield* M2MTokenVerifier.make({
       projectId: options.projectId,
       issuers: options.baseUrl === undefined ? [] : [baseUrl],
-      fetchKeys: fetchKeys(client, `${baseUrl}${projectPath(jwksRoute, options.projectId)}`, timeout),
+      fetchKeys: fetchKeys(client, projectPath(jwksRoute, options.projectId), timeout),
       keys: options.keys,
       clockTolerance: options.clockTolerance,
       refreshInterval: options.refreshInterval,

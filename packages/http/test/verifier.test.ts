@@ -1,9 +1,10 @@
-import { HttpClient, HttpClientError, HttpClientResponse } from "@effect/platform"
+import { FetchHttpClient, HttpClient, HttpClientError, HttpClientResponse } from "@effect/platform"
 import type { HttpClientRequest } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { M2MTokenVerifier } from "@stytch-effect/core"
 import { ConfigProvider, Context, Effect, Layer } from "effect"
 import type { Redacted } from "effect"
+import * as Http from "node:http"
 import { HttpM2MTokenVerifier } from "../src/index.js"
 import { projectId, signingKey, token } from "./signing.js"
 
@@ -35,6 +36,30 @@ const verify = (options: HttpM2MTokenVerifier.Options, raw: Effect.Effect<Redact
   })
 
 describe("HttpM2MTokenVerifier", () => {
+  it.scopedLive("never follows a redirect to keys on another origin, even over fetch", () =>
+    Effect.gen(function*() {
+      const key = yield* signingKey("jwk-test-a")
+      const listen = (handler: Http.RequestListener) =>
+        Effect.acquireRelease(
+          Effect.async<Http.Server>((resume) => {
+            const server = Http.createServer(handler).listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+          }),
+          (server) => Effect.sync(() => server.close())
+        ).pipe(Effect.map((server) => `http://127.0.0.1:${(server.address() as { port: number }).port}`))
+      let fetchedElsewhere = 0
+      const elsewhere = yield* listen((_, response) => {
+        fetchedElsewhere++
+        response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(key.jwks))
+      })
+      const baseUrl = yield* listen((request, response) =>
+        response.writeHead(302, { location: `${elsewhere}${request.url}` }).end()
+      )
+      const result = yield* verify({ projectId, baseUrl }, token(key)).pipe(Effect.provide(FetchHttpClient.layer))
+      expect(result._tag === "Left" && result.left._tag).toBe("KeysUnavailable")
+      expect(result._tag === "Left" && result.left.message).toContain("HTTP 302")
+      expect(fetchedElsewhere).toBe(0)
+    }))
+
   it.scopedLive("fetches the project's key set from its base URL, with no credentials and no trace headers", () =>
     Effect.gen(function*() {
       const key = yield* signingKey("jwk-test-a")
