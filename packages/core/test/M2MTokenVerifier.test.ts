@@ -67,6 +67,17 @@ describe("M2MTokenVerifier.authenticate", () => {
       expect(DateTime.toEpochMillis(client.expires_at)).toBe((iat + 3600) * 1000)
     }))
 
+  it.scoped("keeps a custom claim named __proto__ as a claim, not as the prototype", () =>
+    Effect.gen(function*() {
+      const { key, verifier } = yield* setup()
+      const iat = yield* nowSeconds
+      const overrides = JSON.parse("{\"__proto__\": {\"admin\": true}}") as Record<string, unknown>
+      const client = yield* verifier.authenticate(yield* sign(key, m2mClaims(iat, overrides)))
+      expect(Object.getPrototypeOf(client.custom_claims)).toBe(Object.prototype)
+      expect(Object.keys(client.custom_claims)).toEqual(["__proto__"])
+      expect((client.custom_claims as { admin?: unknown }).admin).toBeUndefined()
+    }))
+
   it.scoped("reads no scope claim, or an empty one, as no scopes (Node's SDK throws a TypeError)", () =>
     Effect.gen(function*() {
       const { key, verifier } = yield* setup()
