@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Arbitrary, Either, FastCheck as fc, Schema } from "effect"
-import { isClaims } from "../src/internal/verifier.js"
 import { M2MTokenClaims } from "../src/index.js"
+import { isClaims } from "../src/internal/verifier.js"
 
 // The verifier checks a token's claims by hand (see `isClaims`), and falls back to the schema for
 // whatever the hand check refuses. The hand check must therefore accept nothing the schema refuses,
