@@ -5,9 +5,9 @@
  * const M2MClientsLive = HttpM2MClients.layerConfig().pipe(Layer.provide(UndiciHttpClient.layer))
  * ```
  *
- * It is the platform's `HttpClient` (built with `HttpClient.make`, so spans, trace headers, `withScope`
- * and every combinator work as with any other), and differs from `NodeHttpClient.layerUndici` where
- * that matters to such an API:
+ * It is the platform's `HttpClient` (built with `HttpClient.makeWith`, and with `HttpClient.make` for a
+ * request traced or under `withScope`, so spans, trace headers, `withScope` and every combinator work
+ * as with any other), and differs from `NodeHttpClient.layerUndici` where that matters to such an API:
  * - the pools (one per origin, at most `connections` sockets each) are the layer's own, and closing
  *   the layer destroys them and cancels their connects still pending, so no socket outlives it;
  * - an interrupted request is aborted, which frees its socket, whether it was waiting for the answer
@@ -16,9 +16,13 @@
  * - a body is read at most once, and at most `maxBodyBytes` of it: a longer one fails with a
  *   `ResponseError` as soon as the bound is passed (or at once, when `content-length` says so), and
  *   is never buffered whole;
+ * - a body arrives as it comes, before anyone reads it (up to 64 KiB, then its socket waits for a
+ *   reader): a small answer is complete by the time the caller reads it, and its socket is free for
+ *   the next request even if nobody ever reads it;
  * - redirects are not followed: a 3XX is returned as the response it is;
- * - reading a body costs one callback per chunk and one `Effect.async`, where the platform's clients
- *   cache each body with `Effect.cached` and `Effect.runSync` per response;
+ * - a request costs one undici handler and one `Effect.async`, where the platform's clients add a
+ *   promise, a `Readable` per body, an `AbortController` and a response wrapper per request, and cache
+ *   each body with `Effect.cached` and `Effect.runSync`;
  * - a response's `toJSON` (what tracers and loggers see) leaves the body out: answers may hold secrets.
  */
 import type { HttpBody, HttpClientRequest } from "@effect/platform"
@@ -119,11 +123,11 @@ const scopedRequests = globalValue(
 
 /**
  * With the tracer off (our http layer's default), a request skips `HttpClient.make`: its
- * `AbortController`, its response wrapper and the `FinalizationRegistry` entry per response cost about
- * XXX µs of CPU per call in the get benchmark's ladder (rung 3u), and this client needs none of them,
- * since interrupting the request aborts it here and an unread body is read to its end or its bound
- * anyway. With the tracer on, or a request under `withScope`, `make` takes it, for its span, its trace
- * headers and its scope.
+ * `AbortController`, response wrapper and `FinalizationRegistry` entry per request cost about 80 µs
+ * of CPU per `get` (the get benchmark's rung 3u: `execute`, then `text`, one call at a time), and this
+ * client needs none of them, since interrupting the request aborts it here and a body nobody reads
+ * still arrives, up to its bound. With the tracer on, or a request under `withScope`, `make` takes
+ * it, for its span, its trace headers and its scope.
  */
 const fromPools = (poolOf: (origin: string) => Pool, maxBodyBytes: number): HttpClient.HttpClient => {
   const send = (
@@ -215,11 +219,12 @@ const enum State {
 }
 
 /**
- * One request and its answer, as undici's handler. The callbacks are undici's own (`onConnect`,
- * `onHeaders`, `onData`...), which it calls as its parser goes: `Pool.request` would add its request
- * handler, a `Readable` for the body and a promise, and a handler of the newer kind (`onRequestStart`,
- * ...) would be wrapped in an adapter that parses every header. A small answer usually arrives whole
- * in one read, so its body is complete by the time the caller's fiber resumes and reads it.
+ * One request and its answer, as undici's handler. The callbacks are the ones undici calls itself
+ * (`onConnect`, `onHeaders`, `onData`...) as its parser goes: `Pool.request` would add its own
+ * handler, a `Readable` per body and a promise, and a handler of the newer kind (`onRequestStart`...)
+ * is wrapped in an adapter that parses every header; with an interceptor for the abandoned requests,
+ * those cost about 165 µs more CPU per `get` (rung 3u). A small answer usually arrives whole in one
+ * read, so its body is complete by the time the caller's fiber resumes and reads it.
  *
  * It holds no reference to its response, so a response dropped unread can be collected.
  */
@@ -384,7 +389,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     const raw = this.rawHeaders
     for (let i = 0; i < raw.length; i += 2) {
       const key = raw[i]!
-      if (key.length === name.length && key.toString("latin1").toLowerCase() === name) return raw[i + 1]!.toString("latin1")
+      if (key.length === name.length && key.toString("latin1").toLowerCase() === name) {
+        return raw[i + 1]!.toString("latin1")
+      }
     }
     return undefined
   }
@@ -525,7 +532,9 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
     return Stream.suspend(() => {
       const exchange = this.exchange
       if (this.read !== undefined) return Stream.fromEffect(this.read)
-      if (exchange.reader !== undefined) return Stream.fail(this.failure({ description: "the body is already being read" }))
+      if (exchange.reader !== undefined) {
+        return Stream.fail(this.failure({ description: "the body is already being read" }))
+      }
       // Complete (or failed) before anyone read it: the bytes as they came.
       if (exchange.state === State.Done) return Stream.succeed(exchange.body!)
       if (exchange.state === State.Failed) return Stream.fail(this.failure(exchange.failure!))
