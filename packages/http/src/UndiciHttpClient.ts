@@ -201,6 +201,13 @@ const utf8Bom = (bytes: Uint8Array) => bytes.length >= 3 && bytes[0] === 0xef &&
 /** Bytes of a body kept while nobody reads it (or a stream's reader lags) before the socket is paused. */
 const highWaterMark = 64 * 1024
 
+/**
+ * Aborts the request of a response dropped while its body was arriving and nobody read it: once 64 KiB
+ * of it are in, its socket would wait for a reader until undici's body timeout (5 minutes). What
+ * `HttpClient.make` does for the responses it wraps, for about 0.3 µs per response.
+ */
+const unread = new FinalizationRegistry<Exchange>((exchange) => exchange.abort())
+
 /** Thrown where undici starts an abandoned request: it fails that request only, not its socket. */
 const abandoned = new Error("the request was abandoned before it was sent")
 
@@ -226,7 +233,8 @@ const enum State {
  * those cost about 165 µs more CPU per `get` (rung 3u). A small answer usually arrives whole in one
  * read, so its body is complete by the time the caller's fiber resumes and reads it.
  *
- * It holds no reference to its response, so a response dropped unread can be collected.
+ * It holds no reference to its response (undici holds it until the answer ends), so a response dropped
+ * unread can be collected.
  */
 class Exchange implements Dispatcher.DispatchHandler {
   state = State.Waiting
@@ -275,7 +283,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.resumeSocket = resume
     const onResponse = this.onResponse!
     this.onResponse = undefined
-    onResponse(Effect.succeed(new UndiciResponse(this.request, this)))
+    const response = new UndiciResponse(this.request, this)
+    unread.register(response, this, this)
+    onResponse(Effect.succeed(response))
     return true
   }
 
@@ -296,6 +306,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onComplete(): void {
     if (this.state !== State.Body) return
     this.state = State.Done
+    unread.unregister(this)
     if (this.reader !== "stream") this.join()
     this.tell()
   }
@@ -331,6 +342,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** A reader for the whole body is here: the bound applies, and a paused socket goes on. */
   readWhole(): void {
     this.reader = "whole"
+    unread.unregister(this)
     if (this.state !== State.Body) return
     const declared = Number(this.header("content-length"))
     if (declared > this.maxBodyBytes || this.length > this.maxBodyBytes) {
@@ -342,6 +354,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   readStream(): void {
     this.reader = "stream"
+    unread.unregister(this)
   }
 
   /** The next chunk for a stream, once `chunks` has one. */
@@ -372,6 +385,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   private fail(failure: Failure) {
     this.state = State.Failed
+    unread.unregister(this)
     this.failure = failure
     this.chunks = []
     this.tell()

@@ -10,6 +10,8 @@ import { spawn } from "node:child_process"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { createServer } from "node:http"
 import { createServer as createNetServer } from "node:net"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
 import { UndiciHttpClient } from "../src/index.js"
 
 interface Received {
@@ -483,6 +485,29 @@ describe.each(["on", "off"] as const)("with the tracer %s", (tracer) => {
         expect(statuses).toEqual([201, 201, 201])
         expect(server.sockets().peak).toBe(1)
       }))
+
+    it.live("a response dropped with its body unread, once collected, frees its socket", () =>
+      Effect.gen(function*() {
+        let requestSocketClosed = false
+        const server = yield* loopback((request, response) => {
+          request.socket.on("close", () => requestSocketClosed = true)
+          // More than is kept for a reader, and never ended: the socket waits for one.
+          response.writeHead(200)
+          response.write("w".repeat(256 * 1024))
+        })
+        setFlagsFromString("--expose-gc")
+        const gc = runInNewContext("gc") as () => void
+        yield* withClient((client) =>
+          Effect.gen(function*() {
+            const status = yield* Effect.map(client.get(server.url("/dropped")), (response) => response.status)
+            expect(status).toBe(200)
+            yield* eventually(() => {
+              gc()
+              return requestSocketClosed
+            }, "the socket closed")
+          })
+        )
+      }).pipe(Effect.scoped))
 
     it.scopedLive("a body far larger than what is kept unread arrives whole when it is read late", () =>
       Effect.gen(function*() {
