@@ -18,7 +18,8 @@
  *   is never buffered whole;
  * - a body arrives as it comes, before anyone reads it (up to 64 KiB, then its socket waits for a
  *   reader): a small answer is complete by the time the caller reads it, and its socket is free for
- *   the next request even if nobody ever reads it;
+ *   the next request even if nobody ever reads it; a larger one's request is aborted once its
+ *   response, dropped unread, is collected;
  * - redirects are not followed: a 3XX is returned as the response it is;
  * - a request costs one undici handler and one `Effect.async`, where the platform's clients add a
  *   promise, a `Readable` per body, an `AbortController` and a response wrapper per request, and cache
@@ -125,8 +126,8 @@ const scopedRequests = globalValue(
  * With the tracer off (our http layer's default), a request skips `HttpClient.make`: its
  * `AbortController`, response wrapper and `FinalizationRegistry` entry per request cost about 80 µs
  * of CPU per `get` (the get benchmark's rung 3u: `execute`, then `text`, one call at a time), and this
- * client needs none of them, since interrupting the request aborts it here and a body nobody reads
- * still arrives, up to its bound. With the tracer on, or a request under `withScope`, `make` takes
+ * client needs none of them: interrupting the request aborts it here, and a response dropped unread
+ * has its own, cheaper, registry entry. With the tracer on, or a request under `withScope`, `make` takes
  * it, for its span, its trace headers and its scope.
  */
 const fromPools = (poolOf: (origin: string) => Pool, maxBodyBytes: number): HttpClient.HttpClient => {
