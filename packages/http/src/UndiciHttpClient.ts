@@ -149,8 +149,11 @@ const fromPools = (poolOf: (origin: string) => Pool, maxBodyBytes: number): Http
     return Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((resume) => {
       const exchange = new Exchange(request, maxBodyBytes, resume)
       // `make`'s signal fires when the request's fiber is interrupted, before the answer or while its
-      // body is read, or when its response is dropped unread.
-      if (signal !== undefined) signal.addEventListener("abort", () => exchange.abort(), { once: true })
+      // body is read, when its response is dropped unread, or when its scope (`withScope`) closes.
+      if (signal !== undefined) {
+        if (signal.aborted) exchange.abort(false)
+        else signal.addEventListener("abort", () => exchange.abort(false), { once: true })
+      }
       poolOf(url.origin).dispatch({
         origin: url.origin,
         path: url.pathname + url.search,
@@ -327,11 +330,14 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  /** The caller is gone: before the answer, or while its body arrives. Frees the socket. */
-  abort(): void {
+  /**
+   * The caller is gone (`interrupted`), or the request's signal fired: before the answer, or while its
+   * body arrives. Frees the socket. A caller still waiting gets the abort as a `RequestError`.
+   */
+  abort(interrupted = true): void {
     if (this.state === State.Waiting) {
       this.abandoned = true
-      this.onResponse = undefined
+      if (interrupted) this.onResponse = undefined
       this.abortRequest?.()
     } else if (this.state === State.Body) {
       this.fail({ description: "reading the body was interrupted" })

@@ -556,6 +556,25 @@ describe.each(["on", "off"] as const)("with the tracer %s", (tracer) => {
         yield* eventually(() => requestSocketClosed, "the socket closed")
       }).pipe(Effect.scoped))
 
+    it.live("a request under withScope whose scope closes before the answer fails as a RequestError, and its socket closes", () =>
+      Effect.gen(function*() {
+        let requestSocketClosed = false
+        const server = yield* loopback((request) => {
+          request.socket.on("close", () => requestSocketClosed = true)
+        })
+        const { client, scope } = yield* clientIn()
+        const requestScope = yield* Scope.make()
+        const fiber = yield* Effect.fork(
+          Scope.extend(HttpClient.withScope(client).get(server.url("/never")), requestScope)
+        )
+        yield* eventually(() => server.received.length === 1, "the request arrived")
+        yield* Scope.close(requestScope, Exit.void)
+        const exit = yield* Fiber.await(fiber)
+        expect(exit).toMatchObject({ _tag: "Failure", cause: { _tag: "Fail", error: { _tag: "RequestError" } } })
+        yield* eventually(() => requestSocketClosed, "the socket closed")
+        yield* Scope.close(scope, Exit.void)
+      }).pipe(Effect.scoped))
+
     it.live("a request under withScope is aborted when its scope closes", () =>
       Effect.gen(function*() {
         let requestSocketClosed = false
