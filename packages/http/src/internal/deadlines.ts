@@ -5,8 +5,8 @@
  * winner's FiberRefs back. In the `get` benchmark's ladder (`packages/bench/results/get.md`) that costs
  * more than the rest of our layer together. Here an attempt forks once, so that it can be interrupted
  * without ending the caller, and puts its deadline in a set that the watchdog reads. The watchdog sleeps
- * on the service's `Clock` (so the `TestClock` drives it in tests) until the oldest deadline, and
- * interrupts whatever is still running past it.
+ * on the service's `Clock` (so the `TestClock` drives it in tests) until the oldest deadline (or for a
+ * second at most), and interrupts whatever is still running past it.
  *
  * Every attempt of a service has the same timeout and deadlines are read from the clock's monotonic
  * nanoseconds, so deadlines are added in the order they fall due: the set's insertion order is deadline
@@ -14,6 +14,9 @@
  */
 import type { FiberId, Scope } from "effect"
 import { Cause, Duration, Effect, Exit, Fiber } from "effect"
+
+/** The watchdog's longest sleep: how long it may outlive the last attempt before it waits with no timer. */
+const maxSleepMillis = 1_000
 
 interface InFlight {
   readonly deadline: number
@@ -41,14 +44,6 @@ export const make = (timeout: Duration.Duration): Effect.Effect<Deadlines, never
     const inFlight = new Set<InFlight>()
     // Open while attempts are in flight; the watchdog waits on it when there are none, with no timer.
     const busy = yield* Effect.makeLatch(false)
-    /**
-     * The watchdog's sleep until the next deadline, in a fiber of its own so that it can be cut short.
-     * An attempt that ends early leaves the set but not the sleep: under load that is cheaper than
-     * waking the watchdog on every completion. But once the set is empty, nothing is left to wait for,
-     * and the sleep's timer would hold the process open for a whole timeout after its last call (a
-     * runtime nobody disposes), so the last attempt to leave interrupts it.
-     */
-    let sleeper: Fiber.RuntimeFiber<void> | undefined
     let closed = false
 
     const expireDue = (watchdog: FiberId.FiberId) => {
@@ -61,30 +56,25 @@ export const make = (timeout: Duration.Duration): Effect.Effect<Deadlines, never
       }
     }
 
-    const leave = (attempt: InFlight) =>
-      Effect.fiberIdWith((id) =>
-        Effect.sync(() => {
-          inFlight.delete(attempt)
-          if (inFlight.size === 0 && sleeper !== undefined) sleeper.unsafeInterruptAsFork(id)
-        })
-      )
+    const leave = (attempt: InFlight) => Effect.sync(() => inFlight.delete(attempt))
 
+    /**
+     * The watchdog sleeps until the next deadline, but never longer than `maxSleepMillis`, and an
+     * attempt that ends leaves the set without waking it. So no attempt sets or clears a timer of its
+     * own: one at a time, each would cost a timer, a forked sleep and its interruption (about 370 µs
+     * of CPU per call in the `get` benchmark, `packages/bench/results/get.md`). With nothing left in
+     * flight, the watchdog waits on the latch with no timer at all, at most `maxSleepMillis` after the
+     * last attempt ended, so a runtime nobody disposes does not hold its process open for a timeout.
+     */
     const watch = Effect.fiberIdWith((watchdog) => {
       const [next] = inFlight
       if (next === undefined) {
         busy.unsafeClose()
         return busy.await
       }
-      return Effect.flatMap(
-        Effect.fork(Effect.sleep(Math.max(0, next.deadline - nowMillis()))),
-        (fiber) => {
-          sleeper = fiber
-          return Effect.flatMap(Fiber.await(fiber), (slept) =>
-            Effect.sync(() => {
-              sleeper = undefined
-              if (Exit.isSuccess(slept)) expireDue(watchdog)
-            }))
-        }
+      return Effect.zipRight(
+        Effect.sleep(Math.min(maxSleepMillis, Math.max(0, next.deadline - nowMillis()))),
+        Effect.sync(() => expireDue(watchdog))
       )
     })
     yield* Effect.forkScoped(Effect.forever(watch))
