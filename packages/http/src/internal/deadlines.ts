@@ -56,8 +56,6 @@ export const make = (timeout: Duration.Duration): Effect.Effect<Deadlines, never
       }
     }
 
-    const leave = (attempt: InFlight) => Effect.sync(() => inFlight.delete(attempt))
-
     /**
      * The watchdog sleeps until the next deadline, but never longer than `maxSleepMillis`, and an
      * attempt that ends leaves the set without waking it. So no attempt sets or clears a timer of its
@@ -93,26 +91,33 @@ export const make = (timeout: Duration.Duration): Effect.Effect<Deadlines, never
       if (closed) return Effect.timeoutFail(effect, { duration: timeout, onTimeout })
       return Effect.uninterruptibleMask((restore) =>
         // The attempt's fiber ends with its exit as a value: a failed attempt is its caller's to handle,
-        // not an unhandled error for the runtime to log (at Debug, and as an event on the span).
-        Effect.flatMap(Effect.fork(restore(Effect.exit(effect))), (fiber) => {
+        // not an unhandled error for the runtime to log (at Debug, and as an event on the span). A
+        // daemon, as its caller awaits it or interrupts it on every path: the parent's bookkeeping of
+        // its children would only repeat that.
+        Effect.flatMap(Effect.forkDaemon(restore(Effect.exit(effect))), (fiber) => {
           const attempt: InFlight = { deadline: nowMillis() + timeoutMillis, fiber, expired: false }
-          return restore(Effect.suspend(() => {
+          const wait = Effect.suspend(() => {
             // Registered only once the wait starts: a caller interrupted before it leaves nothing behind.
             inFlight.add(attempt)
             busy.unsafeOpen()
             return Fiber.await(fiber)
-          })).pipe(
-            Effect.ensuring(leave(attempt)),
-            // The caller was interrupted: so is the attempt, and with it the request.
-            Effect.onInterrupt(() => Fiber.interrupt(fiber)),
-            Effect.flatMap((exit): Effect.Effect<A, E | E2> =>
-              Exit.isSuccess(exit)
+          })
+          // One handler for both outcomes rather than `ensuring` and `onInterrupt`: this runs per attempt.
+          return Effect.matchCauseEffect(restore(wait), {
+            // Only the caller's interruption ends the wait early: so is the attempt, and with it the request.
+            onFailure: (cause) => {
+              inFlight.delete(attempt)
+              return Effect.zipRight(Fiber.interrupt(fiber), Effect.failCause(cause))
+            },
+            onSuccess: (exit): Effect.Effect<A, E | E2> => {
+              inFlight.delete(attempt)
+              return Exit.isSuccess(exit)
                 ? exit.value
                 : attempt.expired && Cause.isInterruptedOnly(exit.cause)
                 ? Effect.failSync(onTimeout)
                 : Effect.failCause(exit.cause)
-            )
-          )
+            }
+          })
         })
       )
     }
