@@ -26,9 +26,19 @@ interface InFlight {
 
 export interface Deadlines {
   readonly timeout: Duration.Duration
-  /** Runs `effect`, interrupting it and failing with `onTimeout()` if it outlives the timeout. */
+  /**
+   * Runs `effect` in a fiber of its own, whose FiberRef changes never reach the caller, interrupting it
+   * and failing with `onTimeout()` if it outlives the timeout.
+   */
   readonly limit: <A, E, R, E2>(effect: Effect.Effect<A, E, R>, onTimeout: () => E2) => Effect.Effect<A, E | E2, R>
 }
+
+/** `effect` in a child fiber, awaited; interrupting the caller interrupts it with it. */
+const inFiberOfItsOwn = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(
+    Effect.fork(Effect.exit(effect)),
+    (fiber) => Effect.flatMap(Fiber.await(fiber), (exit) => Exit.isSuccess(exit) ? exit.value : Effect.failCause(exit.cause))
+  )
 
 /**
  * The watchdog lives as long as the scope (the service's layer). Closing the scope interrupts the
@@ -88,7 +98,8 @@ export const make = (timeout: Duration.Duration): Effect.Effect<Deadlines, never
     )
 
     const limit = <A, E, R, E2>(effect: Effect.Effect<A, E, R>, onTimeout: () => E2): Effect.Effect<A, E | E2, R> => {
-      if (closed) return Effect.timeoutFail(effect, { duration: timeout, onTimeout })
+      // `timeoutFail` would hand the caller the FiberRefs of an attempt that ends in time: a fiber of its own keeps them.
+      if (closed) return Effect.timeoutFail(inFiberOfItsOwn(effect), { duration: timeout, onTimeout })
       return Effect.uninterruptibleMask((restore) =>
         // The attempt's fiber ends with its exit as a value: a failed attempt is its caller's to handle,
         // not an unhandled error for the runtime to log (at Debug, and as an event on the span). A
