@@ -4,20 +4,20 @@
  */
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import type { HttpClientRequest as Request } from "@effect/platform"
-import { Context, Effect, FiberRef, FiberRefs, Function, Option } from "effect"
+import { Context, Effect, FiberRef, FiberRefs, Function, Option, Tracer } from "effect"
 
 /** The decorated client, and what each attempt through it sets first in its own fiber. */
 export interface AttemptClient {
   /** The app's client with the base URL and headers, but neither the span switch nor fetch's options. */
   readonly client: HttpClient.HttpClient
   /**
-   * Turns the platform's request span off and gives fetch its options, in the current fiber, for good:
-   * so it must run first in a fiber of the attempt's own, as `Deadlines.limit` runs every attempt. Set
-   * there in one FiberRefs update, instead of by `withTracerDisabledWhen` (a `locally`) and
-   * `provideService` around every request: two scopes set and restored per call, which cost more
-   * (`get` benchmark, `packages/bench/results/get.md`).
+   * Turns the platform's request span off, gives fetch its options and makes `parentSpan` (if given)
+   * the parent span, in the current fiber, for good: so it must run first in a fiber of the attempt's
+   * own, as `Deadlines.limit` runs every attempt. Set there in one FiberRefs update, instead of by
+   * `withTracerDisabledWhen` (a `locally`) and `provideService` around every request: scopes set and
+   * restored per call, which cost more (`get` benchmark, `packages/bench/results/get.md`).
    */
-  readonly enter: Effect.Effect<void>
+  readonly enter: (parentSpan: Tracer.Span | undefined) => Effect.Effect<void>
 }
 
 /** Redirects are never followed (see `isRedirect` in client.ts). */
@@ -58,16 +58,22 @@ export const attemptClient = (
   Effect.gen(function*() {
     const requestInit = yield* requestInitOf
     const client = pointedAt(yield* HttpClient.HttpClient, baseUrl, headers)
-    const enter = Effect.updateFiberRefs((fiberId, refs) =>
-      FiberRefs.updateManyAs(refs, {
-        entries: [
-          [HttpClient.currentTracerDisabledWhen, [[fiberId, Function.constTrue]]],
-          [FiberRef.currentContext, [[
-            fiberId,
-            Context.add(FiberRefs.getOrDefault(refs, FiberRef.currentContext), FetchHttpClient.RequestInit, requestInit)
-          ]]]
-        ]
+    const enter = (parentSpan: Tracer.Span | undefined) =>
+      Effect.updateFiberRefs((fiberId, refs) => {
+        const context = Context.add(
+          FiberRefs.getOrDefault(refs, FiberRef.currentContext),
+          FetchHttpClient.RequestInit,
+          requestInit
+        )
+        return FiberRefs.updateManyAs(refs, {
+          entries: [
+            [HttpClient.currentTracerDisabledWhen, [[fiberId, Function.constTrue]]],
+            [FiberRef.currentContext, [[
+              fiberId,
+              parentSpan === undefined ? context : Context.add(context, Tracer.ParentSpan, parentSpan)
+            ]]]
+          ]
+        })
       })
-    )
     return { client, enter }
   })

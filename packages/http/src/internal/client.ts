@@ -403,12 +403,14 @@ export const makeService = (client: AttemptClient, options: ServiceOptions): M2M
     request: Operation.Request<O>,
     encoded: Operation.Encoded<O>,
     repeatable: boolean,
-    failed: (error: Operation.Error<O>, anAttemptMayHaveActed: boolean) => F
+    failed: (error: Operation.Error<O>, anAttemptMayHaveActed: boolean) => F,
+    /** The operation's span, which each attempt's fiber gets as its parent span. */
+    span: Tracer.Span
   ): Effect.Effect<Operation.Response<O>, F> => {
     const httpRequest = toHttpRequest(op, request, encoded)
     if (httpRequest instanceof InvalidRequest) return Effect.fail(failed(httpRequest as Operation.Error<O>, false))
     // Plain combinators, and as few as the work needs: this runs on every call.
-    return Effect.flatMap(currentSpan, (span) => {
+    return Effect.suspend(() => {
       // One call's own bookkeeping. Each attempt runs in a fiber of its own, but only after the last one
       // ended, so plain variables suffice.
       let anAttemptMayHaveActed = false
@@ -416,19 +418,19 @@ export const makeService = (client: AttemptClient, options: ServiceOptions): M2M
       const quotes = clientSecret === undefined ? quotesCredentials : quoting([...credentials, clientSecret])
       // The span gets the number of the last attempt begun, set as each begins rather than by an
       // `ensuring` at the end: the same value, whatever ends the call.
-      span?.attribute("m2m.attempts", 0)
+      span.attribute("m2m.attempts", 0)
       const retried = driver.run(op.name, (number) => {
-        span?.attribute("m2m.attempts", number)
-        return requestSpan(httpRequest, span, (request, requestSpan) =>
-          Effect.zipRight(
-            client.enter,
+        span.attribute("m2m.attempts", number)
+        return Effect.zipRight(
+          client.enter(span),
+          requestSpan(httpRequest, span, (request, requestSpan) =>
             Effect.catchIf(
               Effect.flatMap(client.client.execute(request), (response) =>
                 answer(op, response, number, quotes, requestSpan)),
               HttpClientError.isHttpClientError,
               (error) => Effect.fail(transportFailure(op.name, error, number))
-            )
-          ))
+            ))
+        )
       }, {
         repeatable: (failure) => repeatable || !failure.mayHaveActed,
         onFailure: (failure) => {
@@ -443,8 +445,10 @@ export const makeService = (client: AttemptClient, options: ServiceOptions): M2M
 
   const errorOnly = <E>(error: E) => error
 
-  const call = <O extends Operation>(op: O, repeatable: boolean) => (request: Operation.Request<O>, encoded: unknown) =>
-    send(op, request, encoded as Operation.Encoded<O>, repeatable, errorOnly)
+  const call =
+    <O extends Operation>(op: O, repeatable: boolean) =>
+    (request: Operation.Request<O>, encoded: unknown, span: Tracer.Span) =>
+      send(op, request, encoded as Operation.Encoded<O>, repeatable, errorOnly, span)
 
   /**
    * A `DuplicateClientId` after an attempt that may have been carried out most likely means that
@@ -508,7 +512,8 @@ export const makeService = (client: AttemptClient, options: ServiceOptions): M2M
    */
   const create = (
     request: M2MClientsCreateRequest,
-    encoded: unknown
+    encoded: unknown,
+    span: Tracer.Span
   ): Effect.Effect<M2MClientsCreateResponse, CreateError> =>
     Effect.suspend(() => {
       const generated = request.client_id === undefined && options.generateClientId !== undefined
@@ -521,20 +526,22 @@ export const makeService = (client: AttemptClient, options: ServiceOptions): M2M
         sent,
         sentEncoded as typeof Operations.create.request.Encoded,
         client_id !== undefined,
-        (error, anAttemptMayHaveActed): Failed<typeof Operations.create> => ({ error, anAttemptMayHaveActed })
+        (error, anAttemptMayHaveActed): Failed<typeof Operations.create> => ({ error, anAttemptMayHaveActed }),
+        span
       )
         .pipe(
           Effect.catchAll((failed) =>
             client_id === undefined
               ? Effect.fail(failed.error)
               : failed.error._tag === "DuplicateClientId" && failed.anAttemptMayHaveActed
-              ? recoverCreate({ ...sent, client_id }, failed.error, generated)
+              // The read-back and the proof are the create's own, under its span.
+              ? Effect.withParentSpan(recoverCreate({ ...sent, client_id }, failed.error, generated), span)
               : Effect.fail(failed.anAttemptMayHaveActed ? namingClient(failed.error, client_id) : failed.error)
           )
         )
     })
 
-  const service: M2MClients.Service = M2MClients.makeEncoded({
+  const service: M2MClients.Service = M2MClients.makeEncodedWithSpan({
     create,
     get: call(Operations.get, true),
     update: call(Operations.update, true),

@@ -55,7 +55,8 @@ export const makeTokenService = (client: AttemptClient, options: TokenServiceOpt
           // As in the clients' `send`: the span gets the number of the last attempt begun.
           span?.attribute("m2m.attempts", number)
           return Effect.zipRight(
-            client.enter,
+            // M2MTokens.make provides the operation's span as the parent span: the attempt inherits it.
+            client.enter(undefined),
             client.client.execute(httpRequest).pipe(
               Effect.flatMap((response) => answer(tokenOperation, response, number, quotes, span)),
               // The platform's error holds the request, and with it the secret in its body: only a
