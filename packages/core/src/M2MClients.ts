@@ -224,25 +224,26 @@ const build = (
   /** Whether the call's fiber gets the span as its parent span, or only the implementation, as an argument. */
   parentSpan: boolean
 ): M2MClients.Service => {
-  const method = <O extends Op.Operation, E>(op: O, run: Implementation<O, E>) => (request: Op.Operation.Request<O>) => {
-    const options: Tracer.SpanOptions = {
-      kind: "client",
-      // A stack trace per call costs a tenth of an in-memory create and says nothing the name does not.
-      captureStackTrace: false,
-      attributes: typeof request?.client_id === "string" ? { "m2m.client_id": request.client_id } : {}
+  const method =
+    <O extends Op.Operation, E>(op: O, run: Implementation<O, E>) => (request: Op.Operation.Request<O>) => {
+      const options: Tracer.SpanOptions = {
+        kind: "client",
+        // A stack trace per call costs a tenth of an in-memory create and says nothing the name does not.
+        captureStackTrace: false,
+        attributes: typeof request?.client_id === "string" ? { "m2m.client_id": request.client_id } : {}
+      }
+      // `Effect.withSpan` is this `useSpan` with the span provided as the parent span around it.
+      return Effect.useSpan(op.name, options, (span) => {
+        // Suspended, so even a validator that throws is a defect inside the effect, never a throw at the call.
+        const called = Effect.flatMap(Effect.suspend(() => check(op, request)), (checked) =>
+          run(
+            requestOf(checked, request) as Op.Operation.Request<O>,
+            encodedOf(checked) as Op.Operation.Encoded<O>,
+            span
+          ))
+        return parentSpan ? Effect.withParentSpan(called, span) : called
+      })
     }
-    // `Effect.withSpan` is this `useSpan` with the span provided as the parent span around it.
-    return Effect.useSpan(op.name, options, (span) => {
-      // Suspended, so even a validator that throws is a defect inside the effect, never a throw at the call.
-      const called = Effect.flatMap(Effect.suspend(() => check(op, request)), (checked) =>
-        run(
-          requestOf(checked, request) as Op.Operation.Request<O>,
-          encodedOf(checked) as Op.Operation.Encoded<O>,
-          span
-        ))
-      return parentSpan ? Effect.withParentSpan(called, span) : called
-    })
-  }
   return {
     create: method(Operations.create, implementation.create),
     get: method(Operations.get, implementation.get),

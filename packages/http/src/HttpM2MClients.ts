@@ -121,7 +121,10 @@ export const make = (
     const credentials = Redacted.make(Encoding.encodeBase64(`${options.projectId}:${Redacted.value(options.secret)}`))
     // The secret leaves Redacted only here, in the header built once for every request.
     const headers = { accept: "application/json", "user-agent": userAgent }
-    const decorated = yield* attemptClient(baseUrl, { ...headers, authorization: `Basic ${Redacted.value(credentials)}` })
+    const decorated = yield* attemptClient(baseUrl, {
+      ...headers,
+      authorization: `Basic ${Redacted.value(credentials)}`
+    })
     const retry = retryPolicy(options.retry)
     const deadlines = yield* Deadlines.make(Duration.decode(options.timeout ?? "30 seconds"))
     // A repeated create's secret is proven the one way that shows it works: a token request with it.

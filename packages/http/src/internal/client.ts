@@ -428,7 +428,8 @@ export const makeService = (client: AttemptClient, options: ServiceOptions): M2M
               Effect.flatMap(client.client.execute(request), (response) =>
                 answer(op, response, number, quotes, requestSpan)),
               HttpClientError.isHttpClientError,
-              (error) => Effect.fail(transportFailure(op.name, error, number))
+              (error) =>
+                Effect.fail(transportFailure(op.name, error, number))
             ))
         )
       }, {

@@ -37,7 +37,8 @@ export interface Deadlines {
 const inFiberOfItsOwn = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.flatMap(
     Effect.fork(Effect.exit(effect)),
-    (fiber) => Effect.flatMap(Fiber.await(fiber), (exit) => Exit.isSuccess(exit) ? exit.value : Effect.failCause(exit.cause))
+    (fiber) =>
+      Effect.flatMap(Fiber.await(fiber), (exit) => Exit.isSuccess(exit) ? exit.value : Effect.failCause(exit.cause))
   )
 
 /**
