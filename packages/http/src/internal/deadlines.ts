@@ -70,8 +70,8 @@ export const make = (timeout: Duration.Duration): Effect.Effect<Deadlines, never
     /**
      * The watchdog sleeps until the next deadline, but never longer than `maxSleepMillis`, and an
      * attempt that ends leaves the set without waking it. So no attempt sets or clears a timer of its
-     * own: one at a time, each would cost a timer, a forked sleep and its interruption (about 370 µs
-     * of CPU per call in the `get` benchmark, `packages/bench/results/get.md`). With nothing left in
+     * own: one at a time, each would cost a timer, a forked sleep and its interruption (about 500 µs
+     * of CPU per `get`, measured against the emulator as the `get` benchmark runs it). With nothing left in
      * flight, the watchdog waits on the latch with no timer at all, at most `maxSleepMillis` after the
      * last attempt ended, so a runtime nobody disposes does not hold its process open for a timeout.
      */
