@@ -7,7 +7,7 @@
  * behave the same way in every implementation.
  */
 import type { Tracer } from "effect"
-import { Context, Effect, ParseResult, Schema } from "effect"
+import { Context, Effect, Either, ParseResult, Schema } from "effect"
 import { InvalidRequest } from "./M2MError.js"
 import type * as E from "./M2MError.js"
 import * as Op from "./Operations.js"
@@ -153,21 +153,21 @@ export const encodeRequest = <O extends Op.Operation>(
   if (deep !== undefined) return Effect.fail(tooDeepError(op.name, deep))
   let encode = encoders.get(op)
   if (encode === undefined) {
-    encode = Schema.encodeUnknown(op.request)
+    encode = Schema.encodeUnknownEither(op.request)
     encoders.set(op, encode)
   }
-  return encode(request).pipe(
-    Effect.catchAll((encodeError) =>
-      // Only on failure: the message is validation's, so both paths refuse a request the same way.
-      Effect.flatMap(
-        Effect.either(validateRequest(op, request)),
-        (validated) => Effect.fail(validated._tag === "Left" ? validated.left : invalidRequest(op.name, encodeError))
-      )
-    )
-  ) as Effect.Effect<Op.Operation.Encoded<O>, InvalidRequest>
+  // An `Either`, not an effect: the requests' schemas are synchronous, and this runs on every call.
+  const encoded = encode(request)
+  if (Either.isRight(encoded)) return Effect.succeed(encoded.right as Op.Operation.Encoded<O>)
+  const encodeError = encoded.left
+  // Only on failure: the message is validation's, so both paths refuse a request the same way.
+  return Effect.flatMap(
+    Effect.either(validateRequest(op, request)),
+    (validated) => Effect.fail(validated._tag === "Left" ? validated.left : invalidRequest(op.name, encodeError))
+  )
 }
 
-const encoders = new WeakMap<Op.Operation, (request: unknown) => Effect.Effect<unknown, ParseResult.ParseError>>()
+const encoders = new WeakMap<Op.Operation, (request: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
 
 type Implementation<O extends Op.Operation, E> = (
   request: Op.Operation.Request<O>,
