@@ -15,7 +15,7 @@ import type { HttpClient } from "@effect/platform"
 import { M2MClients, projectEnvironment } from "@stytch-effect/core"
 import type { Scope } from "effect"
 import { Config, ConfigError, Duration, Effect, Either, Encoding, Layer, Option, Redacted, Schedule } from "effect"
-import { apiClient } from "./internal/apiClient.js"
+import { attemptClient } from "./internal/apiClient.js"
 import { projectOrigin, resolveBaseUrl } from "./internal/baseUrl.js"
 import type { ProveSecret, RetriedError, RetryPolicy } from "./internal/client.js"
 import { makeService } from "./internal/client.js"
@@ -121,11 +121,14 @@ export const make = (
     const credentials = Redacted.make(Encoding.encodeBase64(`${options.projectId}:${Redacted.value(options.secret)}`))
     // The secret leaves Redacted only here, in the header built once for every request.
     const headers = { accept: "application/json", "user-agent": userAgent }
-    const decorated = yield* apiClient(baseUrl, { ...headers, authorization: `Basic ${Redacted.value(credentials)}` })
+    const decorated = yield* attemptClient(baseUrl, {
+      ...headers,
+      authorization: `Basic ${Redacted.value(credentials)}`
+    })
     const retry = retryPolicy(options.retry)
     const deadlines = yield* Deadlines.make(Duration.decode(options.timeout ?? "30 seconds"))
     // A repeated create's secret is proven the one way that shows it works: a token request with it.
-    const tokens = makeTokenService(yield* apiClient(baseUrl, headers), {
+    const tokens = makeTokenService(yield* attemptClient(baseUrl, headers), {
       projectId: options.projectId,
       retry,
       deadlines

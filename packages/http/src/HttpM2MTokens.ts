@@ -18,7 +18,7 @@ import type { Schedule, Scope } from "effect"
 import { Config, ConfigError, Duration, Effect, Layer, Option } from "effect"
 import { baseUrlConfig, retryPolicy, userAgent } from "./HttpM2MClients.js"
 import type { RetryOptions } from "./HttpM2MClients.js"
-import { apiClient } from "./internal/apiClient.js"
+import { attemptClient } from "./internal/apiClient.js"
 import { projectOrigin } from "./internal/baseUrl.js"
 import type { RetriedError } from "./internal/client.js"
 import * as Deadlines from "./internal/deadlines.js"
@@ -50,7 +50,7 @@ export const make = (
 ): Effect.Effect<M2MTokens.Service, ConfigError.ConfigError, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
     const baseUrl = yield* projectOrigin(options)
-    const client = yield* apiClient(baseUrl, { accept: "application/json", "user-agent": userAgent })
+    const client = yield* attemptClient(baseUrl, { accept: "application/json", "user-agent": userAgent })
     return makeTokenService(client, {
       projectId: options.projectId,
       retry: retryPolicy(options.retry),

@@ -195,6 +195,9 @@ describe("create with a client_id", () => {
       expect(span.attributes.get("m2m.create.confirmed_after_lost_answer")).toBe(true)
       expect(span.attributes.get("m2m.attempts")).toBe(2)
       expect(proofs).toStrictEqual(["billing"])
+      // The read-back is the create's own call, under its span.
+      const readBack = spans.find((span) => span.name === "M2MClients.get")!
+      expect(readBack.parent._tag === "Some" && readBack.parent.value).toBe(span)
     }))
 
   it.effect("and its own secret: a lost answer with no way to prove the secret is a DuplicateClientId", () =>

@@ -279,4 +279,24 @@ describe("spans", () => {
         "http.response.status_code": 200
       })
     }))
+
+  it.effect("the operation's span is the parent of the request's, and a child of the caller's", () =>
+    Effect.gen(function*() {
+      // A span the app's own HttpClient opens for the request, as a tracing decorator would.
+      const { spans } = yield* recordSpans(
+        withFake(
+          () => answers.get,
+          (clients) => Effect.withSpan(clients.get({ client_id: "m2m-client-test-1" }), "app"),
+          { requestSpans: true }
+        ).pipe(Effect.withSpan("outer"))
+      )
+      const named = (name: string) => spans.find((span) => span.name === name)!
+      const parentOf = (name: string) => {
+        const parent = named(name).parent
+        return parent._tag === "Some" && parent.value._tag === "Span" ? parent.value.name : undefined
+      }
+      expect(parentOf("M2MClients.get")).toBe("app")
+      expect(parentOf("http.client GET")).toBe("M2MClients.get")
+      expect(named("http.client GET").traceId).toBe(named("app").traceId)
+    }))
 })

@@ -5,7 +5,8 @@
  * per-attempt timeout, so the difference between rung 6 and our layer is what the rest of our own code
  * adds. Rungs 5 and 6 put the two timeouts side by side: the stock `Effect.timeoutFail`, and the one
  * watchdog fiber per service that our layer keeps instead. Rungs 3u, 6u and 8 repeat rungs 3, 6 and 7
- * over our own `UndiciHttpClient` instead of the platform's undici client.
+ * over our own `UndiciHttpClient` instead of the platform's undici client; rung 7u puts rung 6u in the
+ * operation's span, so that rung 8 over it is our own code alone.
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
@@ -56,6 +57,12 @@ export const makeLadder = async (emulator: EmulatorProcess, clientId: string): P
   const deadlines = await runtime.runPromise(Scope.extend(Deadlines.make(timeout), deadlinesScope))
   const watched = deadlines.limit(decoded, () => "timeout" as const)
   const ownWatched = deadlines.limit(ownDecoded, () => "timeout" as const)
+  // The operation's span as our layer opens it: with the default tracer, a span is made and ended per call.
+  const ownSpanned = Effect.useSpan(
+    "M2MClients.get",
+    { kind: "client", captureStackTrace: false, attributes: { "m2m.client_id": clientId } },
+    () => ownWatched
+  )
   const rung = (name: string, effect: Effect.Effect<M2MClientsGetResponse, unknown>): Contender => ({
     name,
     get: () => runtime.runPromise(effect).then((found) => found.m2m_client.client_id),
@@ -83,6 +90,7 @@ export const makeLadder = async (emulator: EmulatorProcess, clientId: string): P
     { ...oursUndici!, name: "7. our layer (`NodeHttpClient.layerUndici`)", close: () => Promise.resolve() },
     parsed("3u. rung 3 over our `UndiciHttpClient` (no request span): `execute`, `text`", ownTransport),
     rung("6u. rung 6 over our `UndiciHttpClient`: decode and our layer's timeout", ownWatched),
+    rung("7u. rung 6u in the operation's span (`Effect.useSpan`, the default tracer)", ownSpanned),
     {
       ...oursUndiciClient!,
       name: "8. our layer (`UndiciHttpClient`)",

@@ -59,10 +59,8 @@ export const make = (retry: RetryPolicy | undefined, deadlines: Deadlines): Atte
   )
 
   const run: Attempts["run"] = (operation, attempt, { onFailure, repeatable }) => {
-    let attempts = 0
-    const limited = Effect.suspend(() => {
-      const number = ++attempts
-      const limitedAttempt = deadlines.limit(attempt(number), (): AttemptFailure => ({
+    const limited = (number: number) =>
+      deadlines.limit(attempt(number), (): AttemptFailure => ({
         error: new TransportError({
           operation,
           reason: "Timeout",
@@ -72,23 +70,26 @@ export const make = (retry: RetryPolicy | undefined, deadlines: Deadlines): Atte
         transient: true,
         mayHaveActed: true
       }))
-      return onFailure === undefined ?
-        limitedAttempt :
-        Effect.tapError(limitedAttempt, (failure) => Effect.sync(() => onFailure(failure)))
-    })
-    if (schedule === undefined || retry === undefined) return limited
     const retried = (failure: AttemptFailure) =>
+      retry !== undefined &&
       failure.transient &&
       repeatable(failure) &&
       (failure.retryAfter === undefined || Duration.lessThanOrEqualTo(failure.retryAfter, retry.maxRetryAfter))
-    // Most calls succeed first time, so the retry machinery is built only after a failure worth another
-    // attempt. The schedule then starts from that failure, replayed as its first input, exactly as if it
-    // had driven the first attempt too.
-    return Effect.catchAll(limited, (first) => {
-      if (!retried(first)) return Effect.fail(first)
+    // Most calls succeed first time, so the first attempt's failure is seen in one handler, and the retry
+    // machinery is built only after a failure worth another attempt. The schedule then starts from that
+    // failure, replayed as its first input, exactly as if it had driven the first attempt too.
+    return Effect.catchAll(Effect.suspend(() => limited(1)), (first) => {
+      onFailure?.(first)
+      if (schedule === undefined || !retried(first)) return Effect.fail(first)
+      let attempts = 1
       let replay: AttemptFailure | undefined = first
       const again = Effect.suspend(() => {
-        if (replay === undefined) return limited
+        if (replay === undefined) {
+          const later = limited(++attempts)
+          return onFailure === undefined
+            ? later
+            : Effect.tapError(later, (failure) => Effect.sync(() => onFailure(failure)))
+        }
         const failure = replay
         replay = undefined
         return Effect.fail(failure)

@@ -7,7 +7,6 @@
  * whether the server may have carried the request out although no success came back. An operation that
  * is not safe to repeat is retried only when the server certainly did nothing.
  */
-import type { HttpClient } from "@effect/platform"
 import { HttpClientError, HttpClientRequest, HttpTraceContext } from "@effect/platform"
 import type { HttpClientResponse } from "@effect/platform"
 import type { Operation } from "@stytch-effect/core"
@@ -31,6 +30,7 @@ import {
 } from "@stytch-effect/core"
 import type { CreateError, M2MClientsCreateRequest } from "@stytch-effect/core"
 import { Clock, Duration, Effect, Either, Option, ParseResult, Predicate, Redacted, Schema, Tracer } from "effect"
+import type { AttemptClient } from "./apiClient.js"
 import type { AttemptFailure, RetryPolicy } from "./attempts.js"
 import * as Attempts from "./attempts.js"
 import type { Deadlines } from "./deadlines.js"
@@ -207,6 +207,17 @@ export const currentSpan: Effect.Effect<Tracer.Span | undefined> = Effect.map(
   (parent) => parent._tag === "Some" && parent.value._tag === "Span" ? parent.value : undefined
 )
 
+// Each operation's decoder built once, and run for an `Either`: the answers' schemas are synchronous.
+const decoders = new WeakMap<Operation, (json: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
+const decoderOf = (op: Operation) => {
+  let decode = decoders.get(op)
+  if (decode === undefined) {
+    decode = Schema.decodeUnknownEither(op.response)
+    decoders.set(op, decode)
+  }
+  return decode
+}
+
 const success = <O extends Operation>(
   op: O,
   status: number,
@@ -225,7 +236,10 @@ const success = <O extends Operation>(
       mayHaveActed: true
     })
   }
-  return Effect.mapError(Schema.decodeUnknown(op.response)(json), (error): AttemptFailure => ({
+  const decoded = decoderOf(op)(json)
+  if (Either.isRight(decoded)) return Effect.succeed(decoded.right as Operation.Response<O>)
+  const error = decoded.left
+  return Effect.fail({
     error: new MalformedResponse({
       operation: op.name,
       status_code: status,
@@ -236,7 +250,7 @@ const success = <O extends Operation>(
     }),
     transient: false,
     mayHaveActed: true
-  })) as Effect.Effect<Operation.Response<O>, AttemptFailure>
+  })
 }
 
 const quotedCredentials = Symbol("quotedCredentials")
@@ -331,7 +345,7 @@ const namingClient = (error: CreateError, client_id: string): CreateError => {
 }
 
 /** The service over a client that already carries the base URL, credentials and headers. */
-export const makeService = (client: HttpClient.HttpClient, options: ServiceOptions): M2MClients.Service => {
+export const makeService = (client: AttemptClient, options: ServiceOptions): M2MClients.Service => {
   const { deadlines } = options
   const credentials = options.credentials ?? []
   const quotesCredentials = quoting(credentials)
@@ -342,21 +356,19 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
     op: O,
     request: Operation.Request<O>,
     encoded: Operation.Encoded<O>
-  ): Effect.Effect<HttpClientRequest.HttpClientRequest, InvalidRequest> => {
+  ): HttpClientRequest.HttpClientRequest | InvalidRequest => {
     const httpRequest = HttpClientRequest.make(op.method)(pathOf(op, request as { client_id?: string }))
     const body = bodyOf(op, encoded as object)
-    if (body === undefined) return Effect.succeed(httpRequest)
+    if (body === undefined) return httpRequest
     const withBody = HttpClientRequest.bodyUnsafeJson(httpRequest, body)
     // Refused here, not cut off by the server mid-upload, which looks like a lost answer.
     return withBody.body._tag === "Uint8Array" && withBody.body.body.length > maxRequestBodyBytes
-      ? Effect.fail(
-        new InvalidRequest({
-          operation: op.name,
-          field: "(request)",
-          rule: `must be at most ${maxRequestBodyBytes} bytes as JSON`
-        })
-      )
-      : Effect.succeed(withBody)
+      ? new InvalidRequest({
+        operation: op.name,
+        field: "(request)",
+        rule: `must be at most ${maxRequestBodyBytes} bytes as JSON`
+      })
+      : withBody
   }
 
   /**
@@ -385,52 +397,59 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
     })
   }
 
-  const send = <O extends Operation>(
+  /** Sends `request`; its failure is the last attempt's error and whether an earlier one may have acted. */
+  const send = <O extends Operation, F>(
     op: O,
     request: Operation.Request<O>,
     encoded: Operation.Encoded<O>,
-    repeatable: boolean
-  ): Effect.Effect<Operation.Response<O>, Failed<O>> =>
-    toHttpRequest(op, request, encoded).pipe(
-      Effect.mapError((error) => ({ error: error as Operation.Error<O>, anAttemptMayHaveActed: false })),
-      Effect.zip(currentSpan),
-      Effect.flatMap(([httpRequest, span]) => {
-        // One call's own bookkeeping. Each attempt runs in a fiber of its own, but only after the last one
-        // ended, so plain variables suffice.
-        let attempts = 0
-        let anAttemptMayHaveActed = false
-        const clientSecret = (request as { readonly client_secret?: Redacted.Redacted<string> }).client_secret
-        const quotes = clientSecret === undefined ? quotesCredentials : quoting([...credentials, clientSecret])
-        const retried = driver.run(op.name, (number) => {
-          attempts = number
-          return requestSpan(httpRequest, span, (request, requestSpan) =>
-            client.execute(request).pipe(
-              Effect.flatMap((response) => answer(op, response, number, quotes, requestSpan)),
-              Effect.catchIf(
-                HttpClientError.isHttpClientError,
-                (error) => Effect.fail(transportFailure(op.name, error, number))
-              )
+    repeatable: boolean,
+    failed: (error: Operation.Error<O>, anAttemptMayHaveActed: boolean) => F,
+    /** The operation's span, which each attempt's fiber gets as its parent span. */
+    span: Tracer.Span
+  ): Effect.Effect<Operation.Response<O>, F> => {
+    const httpRequest = toHttpRequest(op, request, encoded)
+    if (httpRequest instanceof InvalidRequest) return Effect.fail(failed(httpRequest as Operation.Error<O>, false))
+    // Plain combinators, and as few as the work needs: this runs on every call.
+    return Effect.suspend(() => {
+      // One call's own bookkeeping. Each attempt runs in a fiber of its own, but only after the last one
+      // ended, so plain variables suffice.
+      let anAttemptMayHaveActed = false
+      const clientSecret = (request as { readonly client_secret?: Redacted.Redacted<string> }).client_secret
+      const quotes = clientSecret === undefined ? quotesCredentials : quoting([...credentials, clientSecret])
+      // The span gets the number of the last attempt begun, set as each begins rather than by an
+      // `ensuring` at the end: the same value, whatever ends the call.
+      span.attribute("m2m.attempts", 0)
+      const retried = driver.run(op.name, (number) => {
+        span.attribute("m2m.attempts", number)
+        return Effect.zipRight(
+          client.enter(span),
+          requestSpan(httpRequest, span, (request, requestSpan) =>
+            Effect.catchIf(
+              Effect.flatMap(client.client.execute(request), (response) =>
+                answer(op, response, number, quotes, requestSpan)),
+              HttpClientError.isHttpClientError,
+              (error) =>
+                Effect.fail(transportFailure(op.name, error, number))
             ))
-        }, {
-          repeatable: (failure) => repeatable || !failure.mayHaveActed,
-          onFailure: (failure) => {
-            if (failure.mayHaveActed) anAttemptMayHaveActed = true
-          }
-        })
-        return retried.pipe(
-          // Every error here is common to all operations, or an API error that fromApiErrorFields kept
-          // within the operation's own classes.
-          Effect.mapError((failure): Failed<O> => ({
-            error: failure.error as Operation.Error<O>,
-            anAttemptMayHaveActed
-          })),
-          Effect.ensuring(Effect.sync(() => span?.attribute("m2m.attempts", attempts)))
         )
+      }, {
+        repeatable: (failure) => repeatable || !failure.mayHaveActed,
+        onFailure: (failure) => {
+          if (failure.mayHaveActed) anAttemptMayHaveActed = true
+        }
       })
-    )
+      // Every error here is common to all operations, or an API error that fromApiErrorFields kept
+      // within the operation's own classes.
+      return Effect.mapError(retried, (failure) => failed(failure.error as Operation.Error<O>, anAttemptMayHaveActed))
+    })
+  }
 
-  const call = <O extends Operation>(op: O, repeatable: boolean) => (request: Operation.Request<O>, encoded: unknown) =>
-    send(op, request, encoded as Operation.Encoded<O>, repeatable).pipe(Effect.mapError((failed) => failed.error))
+  const errorOnly = <E>(error: E) => error
+
+  const call =
+    <O extends Operation>(op: O, repeatable: boolean) =>
+    (request: Operation.Request<O>, encoded: unknown, span: Tracer.Span) =>
+      send(op, request, encoded as Operation.Encoded<O>, repeatable, errorOnly, span)
 
   /**
    * A `DuplicateClientId` after an attempt that may have been carried out most likely means that
@@ -494,7 +513,8 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
    */
   const create = (
     request: M2MClientsCreateRequest,
-    encoded: unknown
+    encoded: unknown,
+    span: Tracer.Span
   ): Effect.Effect<M2MClientsCreateResponse, CreateError> =>
     Effect.suspend(() => {
       const generated = request.client_id === undefined && options.generateClientId !== undefined
@@ -506,20 +526,23 @@ export const makeService = (client: HttpClient.HttpClient, options: ServiceOptio
         Operations.create,
         sent,
         sentEncoded as typeof Operations.create.request.Encoded,
-        client_id !== undefined
+        client_id !== undefined,
+        (error, anAttemptMayHaveActed): Failed<typeof Operations.create> => ({ error, anAttemptMayHaveActed }),
+        span
       )
         .pipe(
           Effect.catchAll((failed) =>
             client_id === undefined
               ? Effect.fail(failed.error)
               : failed.error._tag === "DuplicateClientId" && failed.anAttemptMayHaveActed
-              ? recoverCreate({ ...sent, client_id }, failed.error, generated)
+              // The read-back and the proof are the create's own, under its span.
+              ? Effect.withParentSpan(recoverCreate({ ...sent, client_id }, failed.error, generated), span)
               : Effect.fail(failed.anAttemptMayHaveActed ? namingClient(failed.error, client_id) : failed.error)
           )
         )
     })
 
-  const service: M2MClients.Service = M2MClients.makeEncoded({
+  const service: M2MClients.Service = M2MClients.makeEncodedWithSpan({
     create,
     get: call(Operations.get, true),
     update: call(Operations.update, true),

@@ -4,12 +4,12 @@
  * per-attempt deadlines and backoff (`attempts.ts`). A token request changes nothing on the server, so
  * every failure worth another attempt is retried, whether or not the server may have seen it.
  */
-import type { HttpClient } from "@effect/platform"
 import { HttpClientError, HttpClientRequest } from "@effect/platform"
 import type { M2MTokenRequest } from "@stytch-effect/core"
 import { M2MToken, M2MTokens, MalformedResponse, projectPath, tokenOperation } from "@stytch-effect/core"
 import type { Tracer } from "effect"
 import { Effect, Either, Redacted } from "effect"
+import type { AttemptClient } from "./apiClient.js"
 import type { RetryPolicy } from "./attempts.js"
 import * as Attempts from "./attempts.js"
 import { answer, currentSpan, keptRequestId, quoting, transportFailure } from "./client.js"
@@ -38,7 +38,7 @@ const formOf = (request: M2MTokenRequest): Record<string, string> => ({
 })
 
 /** The service over a client that already carries the base URL and headers. */
-export const makeTokenService = (client: HttpClient.HttpClient, options: TokenServiceOptions): M2MTokens.Service => {
+export const makeTokenService = (client: AttemptClient, options: TokenServiceOptions): M2MTokens.Service => {
   const path = projectPath(tokenOperation.route, options.projectId)
   const operation = tokenOperation.name
   const driver = Attempts.make(options.retry, options.deadlines)
@@ -52,18 +52,25 @@ export const makeTokenService = (client: HttpClient.HttpClient, options: TokenSe
       const retried = (span: Tracer.Span | undefined) =>
         driver.run(operation, (number) => {
           attempts = number
-          return client.execute(httpRequest).pipe(
-            Effect.flatMap((response) => answer(tokenOperation, response, number, quotes, span)),
-            // The platform's error holds the request, and with it the secret in its body: only a
-            // description of it is kept.
-            Effect.catchIf(
-              HttpClientError.isHttpClientError,
-              (error) => Effect.fail(transportFailure(operation, error, number))
+          // As in the clients' `send`: the span gets the number of the last attempt begun.
+          span?.attribute("m2m.attempts", number)
+          return Effect.zipRight(
+            // M2MTokens.make provides the operation's span as the parent span: the attempt inherits it.
+            client.enter(undefined),
+            client.client.execute(httpRequest).pipe(
+              Effect.flatMap((response) => answer(tokenOperation, response, number, quotes, span)),
+              // The platform's error holds the request, and with it the secret in its body: only a
+              // description of it is kept.
+              Effect.catchIf(
+                HttpClientError.isHttpClientError,
+                (error) => Effect.fail(transportFailure(operation, error, number))
+              )
             )
           )
         }, { repeatable: () => true })
-      return Effect.flatMap(currentSpan, (span) =>
-        retried(span).pipe(
+      return Effect.flatMap(currentSpan, (span) => {
+        span?.attribute("m2m.attempts", 0)
+        return retried(span).pipe(
           Effect.mapError((failure) => failure.error as Effect.Effect.Error<ReturnType<M2MTokens.Service["token"]>>),
           Effect.flatMap((decoded) =>
             Either.match(M2MToken.fromAnswer(decoded), {
@@ -80,9 +87,9 @@ export const makeTokenService = (client: HttpClient.HttpClient, options: TokenSe
                 ),
               onRight: Effect.succeed
             })
-          ),
-          Effect.ensuring(Effect.sync(() => span?.attribute("m2m.attempts", attempts)))
-        ))
+          )
+        )
+      })
     }
   })
 }
