@@ -18,7 +18,7 @@ export const run = async (): Promise<string> => {
       "",
       comparisonTable(results),
       "",
-      targetLines(results),
+      targetLines(results, true),
       "",
       `Method: as in get.md, but ${inFlight} calls are kept in flight (${inFlight} loops each awaiting one call ` +
       `at a time); after 640 warm-up calls each, ${rounds} rounds of ${callsPerRound} calls per client, the ` +

@@ -38,7 +38,7 @@ export const run = async (): Promise<string> => {
       "",
       comparisonTable(results),
       "",
-      targetLines(results),
+      targetLines(results, false),
       "",
       `Method: the emulator (\`packages/emulator/dist/bin.js\`) runs in a child process with one client in its ` +
       `store; this process makes the calls, one in flight, keep-alive on. After 300 warm-up calls each, ` +

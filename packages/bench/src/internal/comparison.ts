@@ -120,17 +120,23 @@ export const comparisonTable = (results: ReadonlyArray<ContenderResult>): string
   ].join("\n")
 }
 
-/** Whether each of our layers met the issue's targets: p50 within 1.3× of raw undici, and no slower than the SDK. */
-export const targetLines = (results: ReadonlyArray<ContenderResult>): string => {
-  const baseline = results.find((result) => result.name === baselineName)!
+/**
+ * Whether each of our layers met the per-call targets: one call at a time, a p50 and a client CPU per
+ * call at or below the official SDK's; at 64 in flight, at least its calls per second. (The ratio to raw
+ * undici is in the table; its old 1.3× target was withdrawn.)
+ */
+export const targetLines = (results: ReadonlyArray<ContenderResult>, concurrent: boolean): string => {
   const sdk = results.find((result) => result.name.startsWith("official"))!
+  const met = (ok: boolean) => ok ? "met" : "**missed**"
   return results.filter((result) => result.name.startsWith("ours")).map((result) => {
-    const ratio = result.p50 / baseline.p50
-    const vsSdk = result.p50 / sdk.p50
-    return `- ${result.name}: p50 ${times(ratio)} raw undici (target ≤ 1.30×: ${
-      ratio <= 1.3 ? "met" : "**missed**"
-    }); ` +
-      `p50 ${times(vsSdk)} the SDK's and ${times(result.perSecond / sdk.perSecond)} its calls/s ` +
-      `(target ≤ 1.00× p50: ${vsSdk <= 1 ? "met" : "**missed**"})`
+    const p50 = result.p50 / sdk.p50
+    const cpu = result.cpuMicrosPerCall / sdk.cpuMicrosPerCall
+    const rate = result.perSecond / sdk.perSecond
+    return concurrent
+      ? `- ${result.name}: ${times(rate)} the SDK's calls/s (target ≥ 1.00×: ${met(rate >= 1)}); ` +
+        `p50 ${times(p50)} and CPU per call ${times(cpu)} the SDK's`
+      : `- ${result.name}: p50 ${times(p50)} the SDK's (target ≤ 1.00×: ${met(p50 <= 1)}), CPU per call ${
+        times(cpu)
+      } (target ≤ 1.00×: ${met(cpu <= 1)}); ${times(rate)} its calls/s`
   }).join("\n")
 }
