@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Inspectable, Logger, Option, Redacted, Schema } from "effect"
+import { Effect, Inspectable, Logger, Option, Redacted, Schema, Tracer } from "effect"
 import { inspect } from "node:util"
 import type { M2MClientsCreateRequest } from "../src/index.js"
 import {
@@ -77,15 +77,31 @@ describe("M2MClients.make", () => {
       expect(seen).toEqual([])
     }))
 
-  it.effect("runs each call in a span named after its method, with the client id", () =>
+  it.effect("runs each call in a span named after its method, with the client id, under the app's tracer", () =>
     Effect.gen(function*() {
       const { seen, service } = recording()
-      yield* service.create({ scopes: ["read"], client_id: "c-1", client_secret: Redacted.make(SECRET) })
-      yield* service.secrets.rotateStart({ client_id: "c-1" })
+      // Any tracer of the app's own: here Effect's, wrapped.
+      const native = yield* Effect.tracer
+      const tracer = Tracer.make({ span: (...args) => native.span(...args), context: native.context })
+      yield* Effect.withTracer(
+        Effect.zipRight(
+          service.create({ scopes: ["read"], client_id: "c-1", client_secret: Redacted.make(SECRET) }),
+          service.secrets.rotateStart({ client_id: "c-1" })
+        ),
+        tracer
+      )
       expect(seen.map(({ attributes, span }) => [span, attributes])).toEqual([
         ["M2MClients.create", { "m2m.client_id": "c-1" }],
         ["M2MClients.secrets.rotateStart", { "m2m.client_id": "c-1" }]
       ])
+    }))
+
+  it.effect("makes no span under Effect's own tracer, whose spans nobody sees", () =>
+    Effect.gen(function*() {
+      const { seen, service } = recording()
+      yield* service.secrets.rotateStart({ client_id: "c-1" })
+      yield* Effect.withSpan(service.secrets.rotateStart({ client_id: "c-1" }), "caller")
+      expect(seen.map(({ span }) => span)).toEqual([undefined, "caller"])
     }))
 
   it.effect("keeps the implementation's typed errors, catchable by tag", () =>

@@ -92,7 +92,7 @@ describe("retries against the emulator's faults", () => {
       const error = yield* Effect.flip(
         clients.create({ client_id: "worker", client_secret: Redacted.make("Caller-Chosen-Secret-7319"), scopes: [] })
       )
-      expect(error._tag).toBe("DuplicateClientId")
+      expect({ ...error, message: error.message }).toMatchObject({ _tag: "DuplicateClientId" })
       expect((yield* clients.search({})).m2m_clients).toHaveLength(1)
     }).pipe(Effect.provide(overEmulatorWith({ random: Random.fixed([0, 0.9]) }))))
 

@@ -404,8 +404,8 @@ export const makeService = (client: AttemptClient, options: ServiceOptions): M2M
     encoded: Operation.Encoded<O>,
     repeatable: boolean,
     failed: (error: Operation.Error<O>, anAttemptMayHaveActed: boolean) => F,
-    /** The operation's span, which each attempt's fiber gets as its parent span. */
-    span: Tracer.Span
+    /** The operation's span, which each attempt's fiber gets as its parent span; none when nobody traces. */
+    span: Tracer.Span | undefined
   ): Effect.Effect<Operation.Response<O>, F> => {
     const httpRequest = toHttpRequest(op, request, encoded)
     if (httpRequest instanceof InvalidRequest) return Effect.fail(failed(httpRequest as Operation.Error<O>, false))
@@ -418,9 +418,9 @@ export const makeService = (client: AttemptClient, options: ServiceOptions): M2M
       const quotes = clientSecret === undefined ? quotesCredentials : quoting([...credentials, clientSecret])
       // The span gets the number of the last attempt begun, set as each begins rather than by an
       // `ensuring` at the end: the same value, whatever ends the call.
-      span.attribute("m2m.attempts", 0)
+      span?.attribute("m2m.attempts", 0)
       const retried = driver.run(op.name, (number) => {
-        span.attribute("m2m.attempts", number)
+        span?.attribute("m2m.attempts", number)
         return Effect.zipRight(
           client.enter(span),
           requestSpan(httpRequest, span, (request, requestSpan) =>
@@ -448,7 +448,7 @@ export const makeService = (client: AttemptClient, options: ServiceOptions): M2M
 
   const call =
     <O extends Operation>(op: O, repeatable: boolean) =>
-    (request: Operation.Request<O>, encoded: unknown, span: Tracer.Span) =>
+    (request: Operation.Request<O>, encoded: unknown, span: Tracer.Span | undefined) =>
       send(op, request, encoded as Operation.Encoded<O>, repeatable, errorOnly, span)
 
   /**
@@ -514,7 +514,7 @@ export const makeService = (client: AttemptClient, options: ServiceOptions): M2M
   const create = (
     request: M2MClientsCreateRequest,
     encoded: unknown,
-    span: Tracer.Span
+    span: Tracer.Span | undefined
   ): Effect.Effect<M2MClientsCreateResponse, CreateError> =>
     Effect.suspend(() => {
       const generated = request.client_id === undefined && options.generateClientId !== undefined
@@ -536,7 +536,9 @@ export const makeService = (client: AttemptClient, options: ServiceOptions): M2M
               ? Effect.fail(failed.error)
               : failed.error._tag === "DuplicateClientId" && failed.anAttemptMayHaveActed
               // The read-back and the proof are the create's own, under its span.
-              ? Effect.withParentSpan(recoverCreate({ ...sent, client_id }, failed.error, generated), span)
+              ? span === undefined
+                ? recoverCreate({ ...sent, client_id }, failed.error, generated)
+                : Effect.withParentSpan(recoverCreate({ ...sent, client_id }, failed.error, generated), span)
               : Effect.fail(failed.anAttemptMayHaveActed ? namingClient(failed.error, client_id) : failed.error)
           )
         )
