@@ -394,8 +394,11 @@ const record = (
     run.defects.push(`${tag} ${operation._tag}: ${Cause.pretty(exit.cause)}`)
     return
   }
-  const outcome = Exit.isSuccess(exit) ? "Success" : Option.getOrThrow(Cause.failureOption(exit.cause))._tag
+  const failure = Exit.isSuccess(exit) ? undefined : Option.getOrThrow(Cause.failureOption(exit.cause))
+  const outcome = failure === undefined ? "Success" : failure._tag
   count(run, `${operation._tag} ${outcome}`)
+  // What an unexpected failure said, for the report.
+  const unexpected = `failed with ${outcome}${failure === undefined ? "" : ` (${failure.message})`}`
 
   if (operation._tag === "search") {
     if (Exit.isSuccess(exit) && exit.value._tag === "Clients") {
@@ -405,7 +408,7 @@ const record = (
       }
       for (const id of operation.client_ids) see(id, found.get(id) ?? null)
     } else if (outcome !== "ServerError" && outcome !== "TransportError") {
-      problem(`failed with ${outcome}`)
+      problem(unexpected)
     }
     return
   }
@@ -438,7 +441,7 @@ const record = (
     } else if (outcome === "ServerError" || outcome === "TransportError") {
       run.orphans.set(tag, state)
     } else {
-      problem(`failed with ${outcome}`)
+      problem(unexpected)
     }
     return
   }
@@ -474,7 +477,7 @@ const record = (
   } else if (outcome === "ServerError" || outcome === "TransportError") {
     narrow(client_id, [...states, ...afterApplying], "ended unknown")
   } else {
-    problem(`failed with ${outcome}`)
+    problem(unexpected)
   }
   mayLandLater(client_id)
 }

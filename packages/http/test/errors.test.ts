@@ -124,6 +124,24 @@ describe("API errors", () => {
 
 const stytchRequestId = "request-id-test-3f2b8c1e-5d4a-4e6f-9a7b-0c1d2e3f4a5b"
 
+describe("an error body that shares only the secret's public shape", () => {
+  it.effect("is kept: a request id that begins like the project secret is not a quote of it", () =>
+    Effect.gen(function*() {
+      // The project secret is `secret-test-PROJECT-…`: this request id shares `-test-PR` with it.
+      const reply = stytchError(404, "m2m_client_not_found", { request_id: "request-id-test-PRxx-0000" })
+      const error = yield* failureOf(reply, (c) => c.get({ client_id: "a" }))
+      expect(error._tag).toBe("ClientNotFound")
+      expect(error["request_id"]).toBe("request-id-test-PRxx-0000")
+    }))
+
+  it.effect("is dropped once it quotes 8 characters of what follows", () =>
+    Effect.gen(function*() {
+      const reply = stytchError(404, "m2m_client_not_found", { error_message: "no PROJECT-S here" })
+      const error = yield* failureOf(reply, (c) => c.get({ client_id: "a" }))
+      expect(error).toMatchObject({ _tag: "ApiError", error_type: "unparsed_error_body" })
+    }))
+})
+
 describe("answers that are not Stytch's JSON", () => {
   it.effect.each(
     [
