@@ -76,14 +76,26 @@ const createMany = (count: number, request: (i: number) => Partial<M2MClientsCre
   )
 
 /** The fields of an API error that a test pins. */
-interface ExpectedError {
+export interface ExpectedError {
   readonly _tag: string
   readonly error_type?: string
   readonly status_code?: number
 }
 
-const expectError = (error: unknown, expected: ExpectedError) => {
-  expect(error).toMatchObject(expected)
+/**
+ * The error as a plain object, for assertions. A value failed inside a span (every operation runs in
+ * one) reaches the caller wrapped in Effect's span-capture `Proxy`, which chai's printer cannot show:
+ * it asks the error's inspect hook, which hands back the error itself, and recurses until the stack
+ * overflows. So an assertion about such an error that failed reported a RangeError, not the error.
+ */
+const errorFields = (error: unknown): unknown =>
+  typeof error === "object" && error !== null
+    ? { ...error, ...("message" in error ? { message: error.message } : {}) }
+    : error
+
+/** Checks that `error` is the one `expected` describes (exported for its own test). */
+export const expectError = (error: unknown, expected: ExpectedError) => {
+  expect(errorFields(error)).toMatchObject(expected)
   if (expected.error_type !== undefined) {
     expect((error as { request_id?: string }).request_id).toMatch(requestIdPattern)
     expect((error as { error_message?: string }).error_message).not.toBe("")
