@@ -398,7 +398,9 @@ const record = (
   const outcome = failure === undefined ? "Success" : failure._tag
   count(run, `${operation._tag} ${outcome}`)
   // What an unexpected failure said, for the report.
-  const unexpected = `failed with ${outcome}${failure === undefined ? "" : ` (${failure.message})`}`
+  const unexpected = `failed with ${outcome}${
+    failure === undefined ? "" : ` (${(failure as { readonly message?: string }).message})`
+  }`
 
   if (operation._tag === "search") {
     if (Exit.isSuccess(exit) && exit.value._tag === "Clients") {
