@@ -211,6 +211,8 @@ interface Run {
   readonly model: Map<string, ReadonlyArray<State>>
   /** The operations on each id with an attempt abandoned at its timeout: each may still land. */
   readonly pending: Map<string, Array<Changing>>
+  /** Each client's operations and their outcomes, in order, for a problem's report. */
+  readonly history: Map<string, Array<string>>
   /** Tags of creates without a client id whose outcome is unknown, to the client each would have made. */
   readonly orphans: Map<string, State>
   /** Anything the model could not explain, or an error outside the operation's expected ones. */
@@ -372,7 +374,11 @@ const record = (
   const problem = (what: string) => run.problems.push(`${tag} ${operation._tag}: ${what}`)
   const narrow = (client_id: string, next: ReadonlyArray<State>, what: string) => {
     if (next.length === 0) {
-      problem(`${what} for ${client_id}, which may be ${statesOf(run, client_id).map(describeState)}`)
+      problem(
+        `${what} for ${client_id}, which may be ${statesOf(run, client_id).map(describeState)}; before: ${
+          (run.history.get(client_id) ?? []).join(", ")
+        }`
+      )
     } else {
       run.model.set(client_id, distinct(next))
     }
@@ -398,6 +404,17 @@ const record = (
   const outcome = failure === undefined ? "Success" : failure._tag
   count(run, `${operation._tag} ${outcome}`)
   // What an unexpected failure said, for the report.
+  const noted = operation._tag === "search"
+    ? []
+    : [operation._tag === "create" || operation._tag === "update" ? operation.request.client_id : operation.client_id]
+  for (const id of noted) {
+    if (id !== undefined) {
+      run.history.set(id, [
+        ...(run.history.get(id) ?? []),
+        `${tag} ${operation._tag} ${outcome}${timedOut ? " (timed out)" : ""}`
+      ])
+    }
+  }
   const unexpected = `failed with ${outcome}${
     failure === undefined ? "" : ` (${(failure as { readonly message?: string }).message})`
   }`
@@ -554,6 +571,7 @@ const faultRun = (
     const run: Run = {
       model: new Map(),
       pending: new Map(),
+      history: new Map(),
       orphans: new Map(),
       problems: [],
       defects: [],

@@ -251,7 +251,7 @@ describe("create with a client_id", () => {
       )
     }))
 
-  it.effect("and its own secret: a read-back that fails leaves the DuplicateClientId it met", () =>
+  it.effect("and its own secret: a read-back that fails ends unknown, naming the client to repeat the create with", () =>
     Effect.gen(function*() {
       const server = statefulServer(["lose the answer", "none", ...Array<Fault>(4).fill("503 before acting")])
       const { result, sent } = yield* create(server, {
@@ -264,8 +264,9 @@ describe("create with a client_id", () => {
         "POST /v1/m2m/clients",
         ...Array<string>(4).fill("GET /v1/m2m/clients/billing")
       ])
-      expect(result._tag === "Left" && result.left._tag).toBe("DuplicateClientId")
-      expect(result._tag === "Left" && result.left._tag === "DuplicateClientId" && result.left.attempts).toBe(2)
+      expect(result._tag === "Left" && result.left._tag).toBe("ServerError")
+      expect(result._tag === "Left" && result.left._tag === "ServerError" && result.left.client_id).toBe("billing")
+      expect(result._tag === "Left" && result.left.message).toContain("repeat the create with this client_id")
     }))
 
   it.effect("but no secret: a lost answer fails, saying the client exists and its secret is lost", () =>

@@ -468,8 +468,9 @@ export const makeService = (client: AttemptClient, options: ServiceOptions): M2M
    * - the caller's own id: it may have been taken by another client, whose secret could even end in the
    *   same four characters, so only `proveSecret` can confirm it; without it, or if it says no, the
    *   create fails with the `DuplicateClientId` it met, which is true: the id is taken.
-   * The client is read back for its fields; a read-back that fails leaves the `DuplicateClientId`, or,
-   * for a generated id, the read-back's error naming the client.
+   * The client is read back for its fields; a read-back that fails ends the create with its error,
+   * naming the client (the create may have made it), and one that finds no client with the
+   * `DuplicateClientId`.
    */
   const recoverCreate = (
     request: M2MClientsCreateRequest & { readonly client_id: string },
@@ -493,7 +494,9 @@ export const makeService = (client: AttemptClient, options: ServiceOptions): M2M
       : Effect.orElseSucceed(options.proveSecret(request.client_id, secret), () => false)
     return service.get({ client_id: request.client_id }).pipe(
       Effect.catchAll((error): Effect.Effect<never, CreateError> =>
-        Effect.fail(generated && error._tag !== "ClientNotFound" ? namingClient(error, request.client_id) : duplicate)
+        // A read-back that fails leaves the outcome unknown, whoever chose the id: the create may have
+        // made the client. Its error names the client, so the caller repeats the create to find out.
+        Effect.fail(error._tag !== "ClientNotFound" ? namingClient(error, request.client_id) : duplicate)
       ),
       Effect.flatMap((found) =>
         found.m2m_client.client_secret_last_four !== Redacted.value(secret).slice(-4)
