@@ -127,7 +127,7 @@ const isNumber = (value: unknown): value is number => typeof value === "number"
 /**
  * Whether parsed JSON has the shape `M2MTokenClaims` accepts, checked by hand: `Schema`'s decode of
  * that open record costs about 4 µs, a tenth of a fresh verification (`packages/bench/src/verify.ts`),
- * and would copy every claim. It accepts nothing the schema refuses (`verifier.test.ts` holds the two
+ * and would copy every claim. It accepts nothing the schema refuses (`claims.test.ts` holds the two
  * to one table); what it refuses goes through the schema, so the error stays the schema's.
  */
 export const isClaims = (value: unknown): value is M2MTokenClaims => {

@@ -214,6 +214,10 @@ export const currentSpan: Effect.Effect<Tracer.Span | undefined> = Effect.map(
   (parent) => parent._tag === "Some" && parent.value._tag === "Span" ? parent.value : undefined
 )
 
+/** `effect` with `span` as its parent span, when there is one (no tracer of the app's own: none). */
+const withParentSpanIfAny = <A, E, R>(effect: Effect.Effect<A, E, R>, span: Tracer.Span | undefined) =>
+  span === undefined ? effect : Effect.withParentSpan(effect, span)
+
 // Each operation's decoder built once, and run for an `Either`: the answers' schemas are synchronous.
 const decoders = new WeakMap<Operation, (json: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
 const decoderOf = (op: Operation) => {
@@ -546,9 +550,7 @@ export const makeService = (client: AttemptClient, options: ServiceOptions): M2M
               ? Effect.fail(failed.error)
               : failed.error._tag === "DuplicateClientId" && failed.anAttemptMayHaveActed
               // The read-back and the proof are the create's own, under its span.
-              ? span === undefined
-                ? recoverCreate({ ...sent, client_id }, failed.error, generated)
-                : Effect.withParentSpan(recoverCreate({ ...sent, client_id }, failed.error, generated), span)
+              ? withParentSpanIfAny(recoverCreate({ ...sent, client_id }, failed.error, generated), span)
               : Effect.fail(failed.anAttemptMayHaveActed ? namingClient(failed.error, client_id) : failed.error)
           )
         )
