@@ -66,6 +66,19 @@ export type M2MTokenAnswer = typeof M2MTokenAnswer.Type
 /** The token's audience: Stytch sends an array holding the project id; a lone string is read the same. */
 const Audience = Schema.Union(Schema.String, Schema.Array(Schema.String))
 
+/** The greatest distance from the epoch, in seconds, that a `Date` (and so a `DateTime`) can hold. */
+export const maxNumericDate = 8.64e12
+
+/**
+ * A JWT NumericDate (seconds since the epoch), within what a `DateTime` holds: a token whose `exp` is
+ * 1e300 is malformed, not a time to convert.
+ */
+export const NumericDate = Schema.Number.pipe(
+  Schema.between(-maxNumericDate, maxNumericDate, {
+    message: () => "must be seconds since the epoch that a date can hold"
+  })
+)
+
 /**
  * The claims of an M2M access token. Other claims (the project's custom claims) are kept as they are.
  * `scope` is optional: a token without one holds no scopes.
@@ -76,9 +89,9 @@ export const M2MTokenClaims = Schema.Struct(
     iss: Schema.String,
     aud: Audience,
     scope: Schema.optional(Schema.String),
-    iat: Schema.Number,
-    nbf: Schema.optional(Schema.Number),
-    exp: Schema.Number
+    iat: NumericDate,
+    nbf: Schema.optional(NumericDate),
+    exp: NumericDate
   },
   Schema.Record({ key: Schema.String, value: Schema.Unknown })
 )

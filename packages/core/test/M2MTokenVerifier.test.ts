@@ -125,6 +125,19 @@ describe("M2MTokenVerifier.authenticate", () => {
         _tag: "MalformedToken",
         reason: "the exp claim is missing"
       }],
+      // Signed, so only a broken issuer (or a test key) could make one: a defect from `DateTime` before.
+      ["an exp no date can hold", (key) => sign(key, m2mClaims(start / 1000, { exp: 1e300 })), {
+        _tag: "MalformedToken",
+        reason: "the exp claim is invalid"
+      }],
+      ["an iat before the first date", (key) => sign(key, m2mClaims(start / 1000, { iat: -8.64e12 - 1 })), {
+        _tag: "MalformedToken",
+        reason: "the iat claim is invalid"
+      }],
+      ["an nbf no date can hold", (key) => sign(key, m2mClaims(start / 1000, { nbf: 1e300 })), {
+        _tag: "MalformedToken",
+        reason: "the nbf claim is invalid"
+      }],
       [
         "a signed payload that is not JSON",
         (key) =>

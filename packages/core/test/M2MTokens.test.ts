@@ -70,6 +70,19 @@ describe("M2MToken.fromAnswer", () => {
     expect(String(token)).not.toContain(Redacted.value(token.access_token).slice(0, 8))
     expect(JSON.stringify(token)).not.toContain(Redacted.value(token.access_token).slice(0, 8))
   })
+
+  it("refuses a token whose times no date can hold, naming the claim", () => {
+    const answer = (overrides: Record<string, unknown>) =>
+      M2MToken.fromAnswer({
+        request_id: "request-id-test-1",
+        status_code: 200,
+        access_token: jwt({ ...claims, ...overrides }),
+        token_type: "bearer",
+        expires_in: 3600
+      })
+    expect(answer({ exp: 1e300 })).toEqual(Either.left("the access token's exp claim is invalid"))
+    expect(answer({ iat: -1e16 })).toEqual(Either.left("the access token's iat claim is invalid"))
+  })
 })
 
 describe("the token endpoint's errors", () => {

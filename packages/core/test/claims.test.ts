@@ -15,9 +15,9 @@ const claimLike = fc.record(
     iss: fc.jsonValue(),
     aud: fc.oneof(fc.jsonValue(), fc.array(fc.oneof(fc.string(), fc.jsonValue()))),
     scope: fc.jsonValue(),
-    iat: fc.jsonValue(),
-    nbf: fc.jsonValue(),
-    exp: fc.jsonValue(),
+    iat: fc.oneof(fc.jsonValue(), fc.double()),
+    nbf: fc.oneof(fc.jsonValue(), fc.double()),
+    exp: fc.oneof(fc.jsonValue(), fc.double()),
     user_id: fc.jsonValue()
   },
   { requiredKeys: [] }
@@ -49,6 +49,10 @@ describe("the verifier's hand check of the claims", () => {
     ["a null scope", { sub: "c", iss: "i", aud: ["p"], scope: null, iat: 1, exp: 2 }, false],
     ["an audience holding a number", { sub: "c", iss: "i", aud: ["p", 1], iat: 1, exp: 2 }, false],
     ["exp as a string", { sub: "c", iss: "i", aud: ["p"], iat: 1, exp: "2" }, false],
+    ["exp past what a date holds", { sub: "c", iss: "i", aud: ["p"], iat: 1, exp: 8.64e12 + 1 }, false],
+    ["exp at the last date", { sub: "c", iss: "i", aud: ["p"], iat: 1, exp: 8.64e12 }, true],
+    ["iat before the first date", { sub: "c", iss: "i", aud: ["p"], iat: -1e300, exp: 2 }, false],
+    ["nbf of 1e300", { sub: "c", iss: "i", aud: ["p"], iat: 1, nbf: 1e300, exp: 2 }, false],
     ["no sub", { iss: "i", aud: ["p"], iat: 1, exp: 2 }, false],
     ["an array", [], false]
   ])("%s: %s", (_, value, expected) => {

@@ -26,7 +26,7 @@ import { importJWK } from "jose"
 import type { JWK } from "jose"
 import { hash, KeyObject } from "node:crypto"
 import type { Jwk, JwksAnswer } from "../M2MTokens.js"
-import { M2MTokenClaims, scopesOfClaim } from "../M2MTokens.js"
+import { M2MTokenClaims, maxNumericDate, scopesOfClaim } from "../M2MTokens.js"
 import type { AuthenticateOptions, InvalidToken, M2MTokenVerifier, VerifyError } from "../M2MTokenVerifier.js"
 import {
   AuthenticatedClient,
@@ -122,7 +122,9 @@ const claimsProblem = (error: ParseResult.ParseError): string => {
 
 const isString = (value: unknown): value is string => typeof value === "string"
 const isOptional = (value: unknown, is: (value: unknown) => boolean): boolean => value === undefined || is(value)
-const isNumber = (value: unknown): value is number => typeof value === "number"
+/** `NumericDate`'s check: a number within what a `DateTime` holds (`NaN` fails both comparisons). */
+const isNumericDate = (value: unknown): value is number =>
+  typeof value === "number" && value >= -maxNumericDate && value <= maxNumericDate
 
 /**
  * Whether parsed JSON has the shape `M2MTokenClaims` accepts, checked by hand: `Schema`'s decode of
@@ -136,8 +138,8 @@ export const isClaims = (value: unknown): value is M2MTokenClaims => {
   const aud = claims["aud"]
   return isString(claims["sub"]) && isString(claims["iss"]) &&
     (isString(aud) || (Array.isArray(aud) && aud.every(isString))) &&
-    isOptional(claims["scope"], isString) && isNumber(claims["iat"]) &&
-    isOptional(claims["nbf"], isNumber) && isNumber(claims["exp"])
+    isOptional(claims["scope"], isString) && isNumericDate(claims["iat"]) &&
+    isOptional(claims["nbf"], isNumericDate) && isNumericDate(claims["exp"])
 }
 
 /** The claims of a payload, or what is wrong with them. */
