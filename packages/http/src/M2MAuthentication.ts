@@ -93,6 +93,15 @@ const descriptions: Record<VerifyError["_tag"], string> = {
 
 const noToken = new Unauthenticated({ error: "invalid_token", error_description: "No bearer token was sent" })
 
+const malformed = new Unauthenticated({ error: "invalid_token", error_description: descriptions.MalformedToken })
+
+/**
+ * A Bearer header with something after the scheme that `bearerToken` does not take (a tab, a space or
+ * a byte outside b64token): credentials were sent, so the answer carries `invalid_token` (RFC 6750
+ * section 3.1 keeps the bare challenge for requests without any).
+ */
+const bearerScheme = /^Bearer[ \t]+[^ \t]/i
+
 /** The answer for a verification failure. */
 export const failureOf = (error: VerifyError, requiredScopes: ReadonlyArray<string>): AuthenticationFailure => {
   if (error._tag === "KeysUnavailable") {
@@ -161,7 +170,7 @@ export const authenticateRequest = (
   requirements: Requirements
 ): Effect.Effect<AuthenticatedClient, AuthenticationFailure, M2MTokenVerifier> =>
   Option.match(bearerToken(request.headers.authorization), {
-    onNone: () => Effect.fail(noToken),
+    onNone: () => Effect.fail(bearerScheme.test(request.headers.authorization ?? "") ? malformed : noToken),
     onSome: (token) =>
       Effect.flatMap(M2MTokenVerifier, (verifier) =>
         Effect.mapError(
