@@ -269,3 +269,43 @@ layer(serverWith(key), { timeout: 30_000, excludeTestServices: true })("M2MAuthe
       })
     }))
 })
+
+// An api grown after its middleware layer was made: `M2MAuthentication.layer(Api)` knows nothing of
+// the admin group's scopes.
+const AdminGroup = HttpApiGroup.make("admin")
+  .add(HttpApiEndpoint.post("purge", "/admin/purge").addSuccess(Schema.String).annotate(RequiredScopes, ["admin:all"]))
+  .middleware(M2MAuthentication)
+const GrownApi = Api.add(AdminGroup)
+
+const grownServer = HttpApiBuilder.serve().pipe(
+  Layer.provide(
+    HttpApiBuilder.api(GrownApi).pipe(
+      Layer.provide(InvoicesLive),
+      Layer.provide(
+        HttpApiBuilder.group(GrownApi, "admin", (handlers) => handlers.handle("purge", () => Effect.succeed("purged")))
+      ),
+      Layer.provide(M2MAuthentication.layer(Api))
+    )
+  ),
+  Layer.provide(Layer.scoped(M2MTokenVerifier, M2MTokenVerifier.make({ projectId, keys: key.jwks }))),
+  Layer.provideMerge(NodeHttpServer.layerTest)
+)
+
+layer(grownServer, { timeout: 30_000, excludeTestServices: true })("M2MAuthentication made for another api", (it) => {
+  it.effect("never serves an endpoint it has no requirements for: its scopes are not skipped", () =>
+    Effect.gen(function*() {
+      const client = yield* HttpClient.HttpClient
+      const status = (path: string) =>
+        Effect.flatMap(
+          bearer(),
+          (authorization) =>
+            client.execute(
+              HttpClientRequest.post(path).pipe(HttpClientRequest.setHeader("authorization", authorization))
+            )
+        )
+          .pipe(Effect.map((response) => response.status), Effect.scoped)
+      // The token grants read:invoices only.
+      expect(yield* status("/admin/purge")).toBe(500)
+      expect(yield* status("/refunds")).toBe(200)
+    }))
+})
