@@ -93,6 +93,15 @@ const descriptions: Record<VerifyError["_tag"], string> = {
 
 const noToken = new Unauthenticated({ error: "invalid_token", error_description: "No bearer token was sent" })
 
+const malformed = new Unauthenticated({ error: "invalid_token", error_description: descriptions.MalformedToken })
+
+/**
+ * A Bearer header with something after the scheme that `bearerToken` does not take (a tab, a space or
+ * a byte outside b64token): credentials were sent, so the answer carries `invalid_token` (RFC 6750
+ * section 3.1 keeps the bare challenge for requests without any).
+ */
+const bearerScheme = /^Bearer[ \t]+[^ \t]/i
+
 /** The answer for a verification failure. */
 export const failureOf = (error: VerifyError, requiredScopes: ReadonlyArray<string>): AuthenticationFailure => {
   if (error._tag === "KeysUnavailable") {
@@ -161,7 +170,7 @@ export const authenticateRequest = (
   requirements: Requirements
 ): Effect.Effect<AuthenticatedClient, AuthenticationFailure, M2MTokenVerifier> =>
   Option.match(bearerToken(request.headers.authorization), {
-    onNone: () => Effect.fail(noToken),
+    onNone: () => Effect.fail(bearerScheme.test(request.headers.authorization ?? "") ? malformed : noToken),
     onSome: (token) =>
       Effect.flatMap(M2MTokenVerifier, (verifier) =>
         Effect.mapError(
@@ -224,7 +233,9 @@ export class M2MAuthentication extends HttpApiMiddleware.Tag<M2MAuthentication>(
 ) {
   /**
    * The middleware for an api: the requirements of each endpoint are read from its annotations (and
-   * its group's) once, here, and found per request by the route that matched.
+   * its group's) once, here, and found per request by the route that matched. Give it the api that is
+   * served: an endpoint it does not know is answered 500 (a defect naming the route), never served
+   * without its scopes.
    */
   static readonly layer = <Id extends string, Groups extends HttpApiGroup.HttpApiGroup.Any, E, R>(
     api: HttpApi.HttpApi<Id, Groups, E, R>
@@ -239,7 +250,14 @@ export class M2MAuthentication extends HttpApiMiddleware.Tag<M2MAuthentication>(
             Effect.gen(function*() {
               const request = yield* HttpServerRequest.HttpServerRequest
               const { route } = yield* HttpRouter.RouteContext
-              const requirements = byRoute.get(`${route.method} ${route.path}`) ?? {}
+              const requirements = byRoute.get(`${route.method} ${route.path}`)
+              // An endpoint of an api grown after this layer was made: serving it without its scopes
+              // would be a silent bypass, so it is a defect (a 500) naming the route.
+              if (requirements === undefined) {
+                return yield* Effect.dieMessage(
+                  `M2MAuthentication.layer was made for an api without ${route.method} ${route.path}: give it the api that is served`
+                )
+              }
               return yield* authenticateRequest(request, requirements).pipe(
                 Effect.provideService(M2MTokenVerifier, verifier),
                 Effect.tapError((failure) =>

@@ -13,6 +13,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { CurrentClient, KeysUnavailable, M2MTokenVerifier } from "@stytch-effect/core"
 import { Effect, Layer, Redacted, Schema } from "effect"
+import * as Net from "node:net"
 import { bearerToken, M2MAuthentication, MaxTokenAge, requireClient, RequiredScopes } from "../src/index.js"
 import type { SigningKey } from "./signing.js"
 import { projectId, signingKey, token } from "./signing.js"
@@ -101,6 +102,36 @@ const send = (method: "GET" | "POST", path: string, authorization?: string) =>
     }
   }).pipe(Effect.scoped)
 
+/**
+ * A GET with an Authorization header of exactly these bytes (latin1), over a raw socket: fetch would
+ * refuse or normalise some of them. Answers the status line and the challenge.
+ */
+const sendRaw = (path: string, authorization: string) =>
+  Effect.gen(function*() {
+    const server = yield* HttpServer.HttpServer
+    const { port } = server.address as HttpServer.TcpAddress
+    const answer = yield* Effect.async<string, Error>((resume) => {
+      const socket = Net.connect(port, "127.0.0.1")
+      const chunks: Array<Buffer> = []
+      socket.on("data", (chunk) => chunks.push(chunk))
+      socket.on("end", () => resume(Effect.succeed(Buffer.concat(chunks).toString("latin1"))))
+      socket.on("error", (error) => resume(Effect.fail(error)))
+      socket.end(
+        Buffer.from(
+          `GET ${path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: ${authorization}\r\n\r\n`,
+          "latin1"
+        )
+      )
+      return Effect.sync(() => socket.destroy())
+    })
+    const [head = "", body = ""] = answer.split("\r\n\r\n")
+    return {
+      status: Number(head.split(" ")[1]),
+      challenge: /^www-authenticate: (.*)$/im.exec(head)?.[1],
+      body
+    }
+  })
+
 const bearer = (overrides: Record<string, unknown> = {}) =>
   Effect.map(token(key, overrides), (raw) => `Bearer ${Redacted.value(raw)}`)
 
@@ -141,6 +172,32 @@ layer(serverWith(key), { timeout: 30_000, excludeTestServices: true })("M2MAuthe
           challenge,
           body: { error: "invalid_token", error_description: "No bearer token was sent" }
         })
+      })
+  )
+
+  it.effect.each([
+    ["a tab between scheme and token", "\t"],
+    ["a space inside the token", " x"],
+    ["quotes and backslashes", "\", error=\"x\\"],
+    ["a non-ASCII byte", "\xe9"],
+    ["a second credential", ", Basic dXNlcjpwYXNz"]
+  ])(
+    "answers a Bearer header whose token is malformed (%s) as a malformed token, not as no token",
+    ([, damage]) =>
+      Effect.gen(function*() {
+        const raw = Redacted.value(yield* token(key))
+        const authorization = damage === "\t" ? `Bearer\t${raw}` : `Bearer ${raw}${damage}`
+        for (const path of ["/invoices", "/router/invoices"]) {
+          const answer = yield* sendRaw(path, authorization)
+          expect(answer).toMatchObject({
+            status: 401,
+            challenge: "Bearer error=\"invalid_token\", error_description=\"The access token is malformed\""
+          })
+          expect(JSON.parse(answer.body)).toMatchObject({ error_description: "The access token is malformed" })
+          // No piece of the token, nor the attacker's text, comes back.
+          expect(answer.body + answer.challenge).not.toContain(raw.slice(-8))
+          expect(answer.challenge).not.toContain("error=\"x")
+        }
       })
   )
 
@@ -210,5 +267,45 @@ layer(serverWith(key), { timeout: 30_000, excludeTestServices: true })("M2MAuthe
         challenge:
           "Bearer error=\"insufficient_scope\", error_description=\"The access token lacks a required scope\", scope=\"read:invoices\""
       })
+    }))
+})
+
+// An api grown after its middleware layer was made: `M2MAuthentication.layer(Api)` knows nothing of
+// the admin group's scopes.
+const AdminGroup = HttpApiGroup.make("admin")
+  .add(HttpApiEndpoint.post("purge", "/admin/purge").addSuccess(Schema.String).annotate(RequiredScopes, ["admin:all"]))
+  .middleware(M2MAuthentication)
+const GrownApi = Api.add(AdminGroup)
+
+const grownServer = HttpApiBuilder.serve().pipe(
+  Layer.provide(
+    HttpApiBuilder.api(GrownApi).pipe(
+      Layer.provide(InvoicesLive),
+      Layer.provide(
+        HttpApiBuilder.group(GrownApi, "admin", (handlers) => handlers.handle("purge", () => Effect.succeed("purged")))
+      ),
+      Layer.provide(M2MAuthentication.layer(Api))
+    )
+  ),
+  Layer.provide(Layer.scoped(M2MTokenVerifier, M2MTokenVerifier.make({ projectId, keys: key.jwks }))),
+  Layer.provideMerge(NodeHttpServer.layerTest)
+)
+
+layer(grownServer, { timeout: 30_000, excludeTestServices: true })("M2MAuthentication made for another api", (it) => {
+  it.effect("never serves an endpoint it has no requirements for: its scopes are not skipped", () =>
+    Effect.gen(function*() {
+      const client = yield* HttpClient.HttpClient
+      const status = (path: string) =>
+        Effect.flatMap(
+          bearer(),
+          (authorization) =>
+            client.execute(
+              HttpClientRequest.post(path).pipe(HttpClientRequest.setHeader("authorization", authorization))
+            )
+        )
+          .pipe(Effect.map((response) => response.status), Effect.scoped)
+      // The token grants read:invoices only.
+      expect(yield* status("/admin/purge")).toBe(500)
+      expect(yield* status("/refunds")).toBe(200)
     }))
 })
