@@ -15,7 +15,7 @@ import { HttpClient, HttpClientError, HttpClientRequest } from "@effect/platform
 import type { HttpBody } from "@effect/platform"
 import type { M2MToken, M2MTokenRequest, TokenError } from "@stytch-effect/core"
 import { M2MTokenCache } from "@stytch-effect/core"
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 
 /**
  * Whether a body can be sent a second time. A stream may be single-use (and a raw body may be one),
@@ -23,6 +23,9 @@ import { Effect, Layer } from "effect"
  */
 const replayable = (body: HttpBody.HttpBody): boolean =>
   body._tag === "Empty" || body._tag === "Uint8Array" || body._tag === "FormData"
+
+/** How long a refused answer's body is read before the retry goes out anyway. */
+const drainLimit = Duration.seconds(1)
 
 /**
  * `client`, with a bearer token from the cache on every request. The cache's errors (`TokenError`,
@@ -40,8 +43,9 @@ export const decorate =
             const token = yield* cache.token(tokenRequest)
             const response = yield* send(request, token)
             if (response.status !== 401 || !replayable(request.body)) return response
-            // Read the refused answer to the end, so its connection goes back to the pool.
-            yield* Effect.ignore(response.arrayBuffer)
+            // Read the refused answer to the end, so its connection goes back to the pool; but only for
+            // so long: a body that never ends must not hold the retry.
+            yield* Effect.ignore(Effect.timeout(response.arrayBuffer, drainLimit))
             // Drops this token only if it is still the cached one: concurrent 401s cause one new token.
             yield* cache.invalidate(token)
             return yield* send(request, yield* cache.token(tokenRequest))

@@ -2,7 +2,7 @@ import { HttpBody, HttpClient, HttpClientRequest, HttpClientResponse } from "@ef
 import { describe, expect, it } from "@effect/vitest"
 import type { M2MTokenRequest } from "@stytch-effect/core"
 import { M2MToken, M2MTokenCache, M2MTokens, ServerError } from "@stytch-effect/core"
-import { Clock, DateTime, Effect, Layer, Redacted, Ref, Stream, TestClock } from "effect"
+import { Clock, DateTime, Effect, Fiber, Layer, Redacted, Ref, Stream, TestClock } from "effect"
 import { M2MBearer } from "../src/index.js"
 
 const tokenRequest: M2MTokenRequest = {
@@ -50,7 +50,10 @@ const fakeTokens = (options: { readonly failing?: boolean } = {}) =>
  * A downstream that records the Authorization header of every request and answers 401 to the
  * tokens it refuses, 200 to the others.
  */
-const fakeDownstream = (refuses: (authorization: string | undefined) => boolean) =>
+const fakeDownstream = (refuses: (authorization: string | undefined) => boolean, options: {
+  /** The 401's body never ends. */
+  readonly stalls?: boolean
+} = {}) =>
   Effect.gen(function*() {
     const seen = yield* Ref.make<ReadonlyArray<string | undefined>>([])
     const client = HttpClient.make((request) =>
@@ -58,19 +61,24 @@ const fakeDownstream = (refuses: (authorization: string | undefined) => boolean)
         const authorization = request.headers["authorization"]
         yield* Ref.update(seen, (all) => [...all, authorization])
         const status = refuses(authorization) ? 401 : 200
-        return HttpClientResponse.fromWeb(
-          request,
-          new Response(status === 401 ? "{\"error\":\"invalid_token\"}" : "{}", { status })
-        )
+        const body = status === 401 && options.stalls === true
+          ? new ReadableStream({ start: (controller) => controller.enqueue(new TextEncoder().encode("{")) })
+          : status === 401
+          ? "{\"error\":\"invalid_token\"}"
+          : "{}"
+        return HttpClientResponse.fromWeb(request, new Response(body, { status }))
       })
     )
     return { seen: Ref.get(seen), client }
   })
 
-const setup = (refuses: (authorization: string | undefined) => boolean, options?: { readonly failing?: boolean }) =>
+const setup = (
+  refuses: (authorization: string | undefined) => boolean,
+  options?: { readonly failing?: boolean; readonly stalls?: boolean }
+) =>
   Effect.gen(function*() {
     const tokens = yield* fakeTokens(options)
-    const downstream = yield* fakeDownstream(refuses)
+    const downstream = yield* fakeDownstream(refuses, options)
     const cache = yield* M2MTokenCache.make().pipe(Effect.provide(tokens.layer))
     // The one line a worker writes.
     const billing = yield* M2MBearer.withToken(tokenRequest)(downstream.client).pipe(
@@ -107,6 +115,19 @@ describe("M2MBearer.withToken", () => {
       yield* cache.token(tokenRequest)
       yield* TestClock.adjust("1 minute")
       expect((yield* billing.execute(get)).status).toBe(401)
+      expect(yield* downstream.seen).toEqual(["Bearer token-1", "Bearer token-2"])
+    }))
+
+  it.scoped("a 401 whose body never ends is retried a second later, not held until the caller gives up", () =>
+    Effect.gen(function*() {
+      const { billing, cache, downstream } = yield* setup((authorization) => authorization === "Bearer token-1", {
+        stalls: true
+      })
+      yield* cache.token(tokenRequest)
+      yield* TestClock.adjust("1 minute")
+      const answer = yield* Effect.fork(billing.execute(get))
+      yield* TestClock.adjust("1 second")
+      expect((yield* Fiber.join(answer)).status).toBe(200)
       expect(yield* downstream.seen).toEqual(["Bearer token-1", "Bearer token-2"])
     }))
 
