@@ -203,6 +203,14 @@ describe("GET /v1/sessions/jwks/{project_id}", () => {
       })
     }).pipe(provide))
 
+  it.live("answers HEAD as GET, headers and no body, as HTTP has every GET resource do", () =>
+    Effect.gen(function*() {
+      const answer = yield* send("HEAD", yield* jwksPath, { authorization: null })
+      expect(answer.status).toBe(200)
+      expect(answer.headers["cache-control"]).toBe("public, max-age=900")
+      expect(answer.text).toBe("")
+    }).pipe(provide))
+
   it.live("another project's id is a 404 in Stytch's shape", () =>
     Effect.gen(function*() {
       const answer = yield* send("GET", "/v1/sessions/jwks/project-test-other", { authorization: null })

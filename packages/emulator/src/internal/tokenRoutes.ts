@@ -278,7 +278,9 @@ export const makePublicRoutes = (options: PublicRouteOptions) =>
         ] as const
         : ["GET", jwks, respondStytch] as const
       return (request, requestId) => {
-        if (request.method !== method) return Effect.succeed(respond(methodNotAllowed([method]), requestId))
+        // HTTP has every GET resource answer HEAD too (Node leaves the body out), as the management GETs do.
+        const allowed = request.method === method || (method === "GET" && request.method === "HEAD")
+        if (!allowed) return Effect.succeed(respond(methodNotAllowed([method]), requestId))
         if (decodeSegment(match[1]!) !== options.projectId) return Effect.succeed(respond(projectNotFound, requestId))
         return serve(request, requestId)
       }
