@@ -1,5 +1,6 @@
 // The token endpoint and the key set over raw HTTP: how credentials may be sent, the OAuth2-shaped
 // answers, the key set with no authentication, rotation on demand, and faults on both routes.
+import { HttpBody, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { M2MClients } from "@stytch-effect/core"
@@ -188,6 +189,64 @@ describe("POST /v1/public/{project_id}/oauth2/token", () => {
       expectOAuth2Error(get, 405, "method_not_allowed")
       expect(get.headers["allow"]).toBe("POST")
     }).pipe(provide))
+})
+
+describe("token requests a strict OAuth2 client or an attacker may send", () => {
+  it.live("HTTP Basic credentials count form-urlencoded, as RFC 6749 (2.3.1) has clients send them, or as they are", () =>
+    Effect.gen(function*() {
+      // Printable ASCII that form encoding changes: `+`, `%`, `&`, `:`, `=` and `#`.
+      const secret = "Pa55+w0rd%21&x:y=Zq9#"
+      const { m2m_client } = yield* Effect.orDie(
+        (yield* M2MClients).create({ scopes: ["read:users"], client_secret: Redacted.make(secret) })
+      )
+      const encoded = (value: string) => new URLSearchParams({ v: value }).toString().slice(2)
+      for (
+        const [user, password] of [[encoded(m2m_client.client_id), encoded(secret)], [m2m_client.client_id, secret]]
+      ) {
+        const answer = yield* send("POST", yield* tokenPath, {
+          ...form({ grant_type: "client_credentials" }),
+          authorization: basic(user!, password!)
+        })
+        expect(answer.status).toBe(200)
+        expect((yield* verify(answer.body.access_token))?.sub).toBe(m2m_client.client_id)
+      }
+    }).pipe(provide))
+
+  it.live.each(["grant_type", "client_id", "client_secret", "scope"])(
+    "a form that repeats %s is invalid_request, whichever value comes last (RFC 6749 3.2)",
+    (name) =>
+      Effect.gen(function*() {
+        const client = yield* aClient()
+        const good = { grant_type: "client_credentials", ...client, scope: "read:users" } as Record<string, string>
+        const bad = { grant_type: "password", client_id: "nobody", client_secret: "not-the-secret", scope: "admin" }
+        const raw = [
+          ...Object.entries(good).filter(([key]) => key !== name),
+          [name, bad[name as keyof typeof bad]],
+          [name, good[name]!]
+        ].map(([key, value]) => `${key}=${encodeURIComponent(value!)}`).join("&")
+        const answer = yield* send("POST", yield* tokenPath, {
+          raw,
+          contentType: "application/x-www-form-urlencoded",
+          authorization: null
+        })
+        expectOAuth2Error(answer, 400, "invalid_request")
+        expect(answer.text).not.toContain(client.client_secret)
+      }).pipe(provide)
+  )
+
+  it.live("a body that is not UTF-8 is invalid_request, as malformed JSON is", () =>
+    Effect.gen(function*() {
+      const emulator = yield* Emulator
+      const request = HttpClientRequest.post(`${emulator.baseUrl}${yield* tokenPath}`).pipe(
+        HttpClientRequest.setBody(
+          HttpBody.uint8Array(Buffer.from([0x67, 0x72, 0xff, 0x3d]), "application/x-www-form-urlencoded")
+        )
+      )
+      const response = yield* Effect.orDie((yield* HttpClient.HttpClient).execute(request))
+      const body = yield* Effect.orDie(response.json)
+      expect(response.status).toBe(400)
+      expect(body).toMatchObject({ status_code: 400, error: "invalid_request" })
+    }).pipe(Effect.scoped, provide))
 })
 
 describe("GET /v1/sessions/jwks/{project_id}", () => {

@@ -7,7 +7,8 @@
  * `access_token`, `token_type`, `expires_in`, errors with `error`, `error_description`, `error_uri`,
  * always with `status_code` and `request_id`. It takes the client's credentials from a JSON or a form
  * body, or from HTTP Basic when the body has none (Ruby's and Python's SDKs send the project's Basic
- * credentials beside a body that holds the client's, so the body wins). The fault plan applies to both
+ * credentials beside a body that holds the client's, so the body wins), form-urlencoded as RFC 6749
+ * has them or as they are. A form that repeats a parameter is refused. The fault plan applies to both
  * routes, by the names `token` and `jwks`.
  */
 import type { HttpServerRequest } from "@effect/platform"
@@ -16,7 +17,7 @@ import { NodeHttpServerRequest } from "@effect/platform-node"
 import type { AnyApiError, M2MTokenRequest } from "@stytch-effect/core"
 import { errorUrlOf, M2MTokens } from "@stytch-effect/core"
 import { SigningKeys } from "@stytch-effect/memory"
-import { Effect, Redacted } from "effect"
+import { Array as Arr, Effect, Redacted } from "effect"
 import type { Faults } from "../Faults.js"
 import type { ErrorAnswer } from "./answers.js"
 import { internalServerError, methodNotAllowed, serverUnavailable } from "./answers.js"
@@ -63,8 +64,13 @@ const respondOAuth2 = (
     error_uri: errorUrlOf(answer.status_code, answer.error)
   }, { status: answer.status_code, headers: { ...answer.headers, "cache-control": "no-store" } })
 
+/** An app answer in OAuth2's words: a body the app cannot read (its `bad_request`) is OAuth2's `invalid_request`. */
 const asOAuth2 = (answer: ErrorAnswer): OAuth2Error & { readonly headers?: Readonly<Record<string, string>> } => ({
-  ...oauth2Error(answer.status_code, answer.error_type, answer.error_message),
+  ...oauth2Error(
+    answer.status_code,
+    answer.error_type === "bad_request" ? "invalid_request" : answer.error_type,
+    answer.error_message
+  ),
   ...(answer.headers ? { headers: answer.headers } : {})
 })
 
@@ -111,7 +117,12 @@ const parseFields = (
   if (text.trim() === "") return Effect.succeed({})
   const mediaType = mediaTypeOf(contentType)
   if (mediaType === "application/x-www-form-urlencoded") {
-    return Effect.succeed(Object.fromEntries(new URLSearchParams(text)))
+    const params = Array.from(new URLSearchParams(text))
+    // RFC 6749 (3.2): no parameter twice. Taking either value would let two readers see two requests.
+    if (new Set(params.map(([name]) => name)).size < params.length) {
+      return reject(400, "invalid_request", "Each parameter may be given only once.")
+    }
+    return Effect.succeed(Object.fromEntries(params))
   }
   if (mediaType !== "application/json") {
     return reject(
@@ -138,38 +149,68 @@ const parseFields = (
   return Effect.succeed(fields)
 }
 
-/** `client_id:client_secret` from an HTTP Basic header; client ids cannot hold a colon, so the first one splits. */
-const basicCredentials = (authorization: string | undefined) => {
-  const match = authorization === undefined ? null : /^Basic\s+([A-Za-z0-9+/]+={0,2})\s*$/i.exec(authorization)
-  if (match === null) return undefined
-  const decoded = Buffer.from(match[1]!, "base64").toString("utf8")
-  const colon = decoded.indexOf(":")
-  return colon < 0 ? undefined : { client_id: decoded.slice(0, colon), client_secret: decoded.slice(colon + 1) }
+interface ClientPair {
+  readonly client_id: string | undefined
+  readonly client_secret: string | undefined
 }
 
-/** The token request a body and header stand for, or the OAuth2 error they earn. */
-const tokenRequestOf = (
+/** A form-urlencoded value decoded (`+` is a space); `undefined` where its `%` escapes are broken. */
+const formDecoded = (value: string): string | undefined => {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, " "))
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The `client_id:client_secret` pairs an HTTP Basic header may stand for. RFC 6749 (2.3.1) has clients
+ * form-urlencode both parts before joining them, so the decoded pair comes first; the pair as sent
+ * follows where it differs, for clients that skip the encoding (a custom secret may hold `+` or `%`).
+ * The first colon splits: an encoded pair holds no other, and the store's client ids hold none.
+ */
+const basicCredentials = (authorization: string | undefined): ReadonlyArray<ClientPair> => {
+  const match = authorization === undefined ? null : /^Basic\s+([A-Za-z0-9+/]+={0,2})\s*$/i.exec(authorization)
+  if (match === null) return []
+  const decoded = Buffer.from(match[1]!, "base64").toString("utf8")
+  const colon = decoded.indexOf(":")
+  if (colon < 0) return []
+  const asSent = { client_id: decoded.slice(0, colon), client_secret: decoded.slice(colon + 1) }
+  const client_id = formDecoded(asSent.client_id)
+  const client_secret = formDecoded(asSent.client_secret)
+  const encoded = client_id !== undefined && client_secret !== undefined &&
+    (client_id !== asSent.client_id || client_secret !== asSent.client_secret)
+  return encoded ? [{ client_id, client_secret }, asSent] : [asSent]
+}
+
+/**
+ * The token requests a body and header stand for, to be tried in order (see `basicCredentials`), or the
+ * OAuth2 error they earn.
+ */
+const tokenRequestsOf = (
   fields: Record<string, string>,
   authorization: string | undefined
-): Effect.Effect<M2MTokenRequest, Rejected> => {
+): Effect.Effect<Arr.NonEmptyReadonlyArray<M2MTokenRequest>, Rejected> => {
   const { client_id, client_secret, grant_type, scope, ...extra } = fields
   if (grant_type === undefined) return reject(400, "invalid_request", "grant_type is required.")
   if (grant_type !== "client_credentials") {
     return reject(400, "unsupported_grant_type", "grant_type must be client_credentials.")
   }
-  const credentials = client_id !== undefined || client_secret !== undefined
-    ? { client_id, client_secret }
+  const pairs = client_id !== undefined || client_secret !== undefined
+    ? [{ client_id, client_secret }]
     : basicCredentials(authorization)
-  if (credentials?.client_id === undefined || credentials.client_secret === undefined) {
-    return reject(400, "invalid_client", "The client_id and client_secret are required, in the body or as HTTP Basic.")
-  }
   const scopes = scope === undefined ? [] : scope.split(" ").filter((part) => part.length > 0)
-  return Effect.succeed({
-    client_id: credentials.client_id,
-    client_secret: Redacted.make(credentials.client_secret),
-    ...(scopes.length === 0 ? {} : { scopes }),
-    ...(Object.keys(extra).length === 0 ? {} : { extra })
-  })
+  const requests = pairs.flatMap((pair) =>
+    pair.client_id === undefined || pair.client_secret === undefined ? [] : [{
+      client_id: pair.client_id,
+      client_secret: Redacted.make(pair.client_secret),
+      ...(scopes.length === 0 ? {} : { scopes }),
+      ...(Object.keys(extra).length === 0 ? {} : { extra })
+    }]
+  )
+  return Arr.isNonEmptyReadonlyArray(requests)
+    ? Effect.succeed(requests)
+    : reject(400, "invalid_client", "The client_id and client_secret are required, in the body or as HTTP Basic.")
 }
 
 /** What the token service's failure answers; never its message, which could name what was sent. */
@@ -231,11 +272,18 @@ export const makePublicRoutes = (options: PublicRouteOptions) =>
         Effect.gen(function*() {
           const text = yield* Effect.mapError(options.readText(request), ({ answer }) => new Rejected(asOAuth2(answer)))
           const fields = yield* parseFields(text, request.headers["content-type"])
-          const tokenRequest = yield* tokenRequestOf(fields, request.headers["authorization"])
-          const issued = yield* tokens.token(tokenRequest).pipe(
-            Effect.catchAll((error) =>
-              Effect.flatMap(answerOfTokenError(error), (answer) => Effect.fail(new Rejected(answer)))
+          const [first, ...others] = yield* tokenRequestsOf(fields, request.headers["authorization"])
+          const issue = (tokenRequest: M2MTokenRequest) =>
+            tokens.token(tokenRequest).pipe(
+              Effect.catchAll((error) =>
+                Effect.flatMap(answerOfTokenError(error), (answer) => Effect.fail(new Rejected(answer)))
+              )
             )
+          // A later reading of the credentials is tried only where the one before it opens no client.
+          const issued = yield* others.reduce(
+            (attempt, next) =>
+              Effect.catchIf(attempt, ({ answer }) => answer.error === "invalid_client", () => issue(next)),
+            issue(first)
           )
           return HttpServerResponse.unsafeJson({
             status_code: 200,
