@@ -44,6 +44,24 @@ describe("the official stytch SDK against the emulator", () => {
       expect(refused).toMatch(/scope/i)
     }).pipe(provide))
 
+  it.live("the SDK's B2B client verifies the emulator's tokens too, over the B2B key set route", () =>
+    Effect.gen(function*() {
+      const emulator = yield* Emulator
+      const client = new stytch.B2BClient({
+        project_id: emulator.projectId,
+        secret: Redacted.value(emulator.secret),
+        env: `${emulator.baseUrl}/`
+      })
+      const { m2m_client } = yield* Effect.promise(() => client.m2m.clients.create({ scopes: ["read:users"] }))
+      const token = yield* Effect.promise(() =>
+        client.m2m.token({ client_id: m2m_client.client_id, client_secret: m2m_client.client_secret })
+      )
+      const verified = yield* Effect.promise(() =>
+        client.m2m.authenticateToken({ access_token: token.access_token, required_scopes: ["read:users"] })
+      )
+      expect(verified).toMatchObject({ client_id: m2m_client.client_id, scopes: ["read:users"] })
+    }).pipe(provide))
+
   it.live("a token asked without scopes holds all the client's; a wrong secret is the SDK's invalid_client", () =>
     Effect.gen(function*() {
       const client = yield* sdk

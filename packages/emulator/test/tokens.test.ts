@@ -262,6 +262,21 @@ describe("GET /v1/sessions/jwks/{project_id}", () => {
       })
     }).pipe(provide))
 
+  it.live("serves the same keys at the B2B route, where Stytch's B2B SDK clients fetch them", () =>
+    Effect.gen(function*() {
+      const emulator = yield* Emulator
+      const answer = yield* send("GET", `/v1/b2b/sessions/jwks/${emulator.projectId}`, { authorization: null })
+      expect(answer.status).toBe(200)
+      expect(answer.headers["cache-control"]).toBe("public, max-age=900")
+      expect(answer.body).toEqual({
+        keys: [signingKeys[0].jwk],
+        request_id: expect.stringMatching(requestIdPattern),
+        status_code: 200
+      })
+      const other = yield* send("GET", "/v1/b2b/sessions/jwks/project-test-other", { authorization: null })
+      expect(other.body).toMatchObject({ status_code: 404, error_type: "project_not_found" })
+    }).pipe(provide))
+
   it.live("answers HEAD as GET, headers and no body, as HTTP has every GET resource do", () =>
     Effect.gen(function*() {
       const answer = yield* send("HEAD", yield* jwksPath, { authorization: null })

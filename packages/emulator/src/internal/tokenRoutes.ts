@@ -1,7 +1,8 @@
 /**
  * The emulator's two public routes, served before (and without) the project's Basic authentication:
  * the token endpoint (`POST /v1/public/{project_id}/oauth2/token`) over the store's `M2MTokens`, and the
- * key set (`GET /v1/sessions/jwks/{project_id}`) over its `SigningKeys`.
+ * key set (`GET /v1/sessions/jwks/{project_id}`, and `/v1/b2b/sessions/jwks/{project_id}`) over its
+ * `SigningKeys`.
  *
  * The token endpoint answers as Stytch's does, OAuth2-shaped (RFC 6749 section 5): successes with
  * `access_token`, `token_type`, `expires_in`, errors with `error`, `error_description`, `error_uri`,
@@ -37,7 +38,8 @@ export interface PublicRouteOptions {
 }
 
 const tokenPath = /^\/v1\/public\/([^/]+)\/oauth2\/token$/
-const jwksPath = /^\/v1\/sessions\/jwks\/([^/]+)$/
+// Stytch's B2B SDK clients fetch the same keys from the B2B route, so both are served.
+const jwksPath = /^\/v1\/(?:b2b\/)?sessions\/jwks\/([^/]+)$/
 
 /** An error of the token endpoint, in OAuth2's words. */
 interface OAuth2Error {
