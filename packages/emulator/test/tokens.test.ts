@@ -212,6 +212,23 @@ describe("token requests a strict OAuth2 client or an attacker may send", () => 
       }
     }).pipe(provide))
 
+  it.live("HTTP Basic with the same client_id in the body too, as some OAuth2 clients send it, gets a token", () =>
+    Effect.gen(function*() {
+      const client = yield* aClient()
+      const other = yield* aClient()
+      const withBodyId = (client_id: string) =>
+        Effect.flatMap(tokenPath, (path) =>
+          send("POST", path, {
+            ...form({ grant_type: "client_credentials", client_id }),
+            authorization: basic(client.client_id, client.client_secret)
+          }))
+      const answer = yield* withBodyId(client.client_id)
+      expect(answer.status).toBe(200)
+      expect((yield* verify(answer.body.access_token))?.sub).toBe(client.client_id)
+      // The body naming another client than the header is no client at all.
+      expectOAuth2Error(yield* withBodyId(other.client_id), 400, "invalid_client")
+    }).pipe(provide))
+
   it.live.each(["grant_type", "client_id", "client_secret", "scope"])(
     "a form that repeats %s is invalid_request, whichever value comes last (RFC 6749 3.2)",
     (name) =>

@@ -198,9 +198,12 @@ const tokenRequestsOf = (
   if (grant_type !== "client_credentials") {
     return reject(400, "unsupported_grant_type", "grant_type must be client_credentials.")
   }
-  const pairs = client_id !== undefined || client_secret !== undefined
+  const basic = client_secret === undefined ? basicCredentials(authorization) : []
+  // A body with a secret wins (Ruby and Python send the project's Basic beside it); a body's client_id
+  // beside the client's own Basic (RFC 6749 allows it) must name the same client.
+  const pairs = basic.length === 0
     ? [{ client_id, client_secret }]
-    : basicCredentials(authorization)
+    : basic.filter((pair) => client_id === undefined || pair.client_id === client_id)
   const scopes = scope === undefined ? [] : scope.split(" ").filter((part) => part.length > 0)
   const requests = pairs.flatMap((pair) =>
     pair.client_id === undefined || pair.client_secret === undefined ? [] : [{
