@@ -111,6 +111,21 @@ describe("POST /v1/public/{project_id}/oauth2/token", () => {
       expect((yield* verify(answer.body.access_token))?.scope).toBe("read:users write:users")
     }).pipe(provide))
 
+  it.live.each(["", "  "])(
+    "a scope of %j (what Ruby and Python send for none) asks every scope the client holds",
+    (scope) =>
+      Effect.gen(function*() {
+        const client = yield* aClient()
+        const answer = yield* send(
+          "POST",
+          yield* tokenPath,
+          form({ grant_type: "client_credentials", ...client, scope })
+        )
+        expect(answer.status).toBe(200)
+        expect((yield* verify(answer.body.access_token))?.scope).toBe("read:users write:users")
+      }).pipe(provide)
+  )
+
   it.live("extra fields become custom claims", () =>
     Effect.gen(function*() {
       const client = yield* aClient()
