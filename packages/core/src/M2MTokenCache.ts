@@ -232,7 +232,8 @@ const make = (
             )
         )
       )
-      return Effect.map(FiberSet.run(fibers, requested), (fiber) => {
+      // Forked from the caller's uninterruptible decision (see `decide`), yet interruptible: the scope ends it.
+      return Effect.map(FiberSet.run(fibers, Effect.interruptible(requested)), (fiber) => {
         fiber.addObserver((exit) => Deferred.unsafeDone(deferred, exit))
       })
     }
@@ -240,33 +241,38 @@ const make = (
     /**
      * The slow path. The decision is one `Ref.modify`, atomic: of any number of callers that find the
      * token due, exactly one installs the `Deferred` and starts the request; the others join it or are
-     * served the valid token. No lock is taken, so 10,000 callers do not queue on one.
+     * served the valid token. No lock is taken, so 10,000 callers do not queue on one. From the
+     * decision until the request's fiber has its observer, nothing may interrupt the caller: a
+     * `Deferred` installed with no fiber to complete it would leave every later caller of the key
+     * waiting forever. Only the wait itself is interruptible.
      */
     const decide = (entry: Ref.Ref<Entry>, tokenRequest: M2MTokenRequest) =>
-      Effect.fiberIdWith((fiberId) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.flatten(Ref.modify(entry, (current): readonly [Effect.Effect<M2MToken, TokenError>, Entry] => {
-            const { held, pending } = current
-            if (held !== undefined && now < held.staleAt) {
-              if (now < held.refreshAt || pending !== undefined || now < current.retryAt) {
-                return [Effect.succeed(held.token), current]
+      Effect.uninterruptibleMask((restore) =>
+        Effect.fiberIdWith((fiberId) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.flatten(Ref.modify(entry, (current): readonly [Effect.Effect<M2MToken, TokenError>, Entry] => {
+              const { held, pending } = current
+              if (held !== undefined && now < held.staleAt) {
+                if (now < held.refreshAt || pending !== undefined || now < current.retryAt) {
+                  return [Effect.succeed(held.token), current]
+                }
+                const deferred = Deferred.unsafeMake<M2MToken, TokenError>(fiberId)
+                return [Effect.as(startRequest(entry, tokenRequest, deferred, true), held.token), {
+                  ...current,
+                  pending: deferred
+                }]
+              }
+              // A caller interrupted while waiting stops waiting, not the request the others wait for.
+              if (pending !== undefined) {
+                return [restore(Deferred.await(pending)), current]
               }
               const deferred = Deferred.unsafeMake<M2MToken, TokenError>(fiberId)
-              return [Effect.as(startRequest(entry, tokenRequest, deferred, true), held.token), {
-                ...current,
-                pending: deferred
-              }]
-            }
-            // A caller interrupted while waiting stops waiting, not the request the others wait for.
-            if (pending !== undefined) {
-              return [Deferred.await(pending), current]
-            }
-            const deferred = Deferred.unsafeMake<M2MToken, TokenError>(fiberId)
-            return [
-              Effect.zipRight(startRequest(entry, tokenRequest, deferred, false), Deferred.await(deferred)),
-              { ...current, pending: deferred }
-            ]
-          })))
+              return [
+                Effect.zipRight(startRequest(entry, tokenRequest, deferred, false), restore(Deferred.await(deferred))),
+                { ...current, pending: deferred }
+              ]
+            })))
+        )
       )
 
     const token = (tokenRequest: M2MTokenRequest): Effect.Effect<M2MToken, TokenError> =>

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Exit, Fiber, Redacted, Scope, TestClock } from "effect"
+import type { Context } from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, FiberId, Option, Redacted, Scope, Supervisor, TestClock } from "effect"
 import type { M2MTokenCacheOptions, M2MTokenRequest } from "../src/index.js"
 import { M2MTokenCache, M2MTokens } from "../src/index.js"
 import type { FakeTokens, FakeTokensOptions } from "./fakeTokens.js"
@@ -194,6 +195,21 @@ describe("M2MTokenCache keys", () => {
     }))
 })
 
+/** Interrupts a fiber the moment it forks its first fiber, from outside it. */
+class InterruptOnFirstFork extends Supervisor.AbstractSupervisor<void> {
+  private fired = false
+  readonly value = Effect.void
+  override onStart<A, E, R>(
+    _context: Context.Context<R>,
+    _effect: Effect.Effect<A, E, R>,
+    parent: Option.Option<Fiber.RuntimeFiber<unknown, unknown>>
+  ) {
+    if (this.fired || Option.isNone(parent)) return
+    this.fired = true
+    parent.value.unsafeInterruptAsFork(FiberId.none)
+  }
+}
+
 describe("M2MTokenCache failures", () => {
   it.scoped("a failed request is not cached: the next caller tries again after the backoff", () =>
     Effect.gen(function*() {
@@ -256,6 +272,18 @@ describe("M2MTokenCache failures", () => {
       yield* TestClock.adjust("500 millis")
       expect(nameOf(yield* Fiber.join(patient))).toBe("token-1")
       expect([yield* tokens.requests, yield* tokens.interrupted]).toEqual([1, 0])
+    }))
+
+  it.scoped("a caller interrupted just as it starts the request leaves no request for the others to wait on forever", () =>
+    Effect.gen(function*() {
+      const { cache, tokens } = yield* setup({ latency: "1 second" })
+      // As a timeout of the caller's firing in that instant would.
+      const starter = yield* Effect.fork(Effect.supervised(cache.token(request), new InterruptOnFirstFork()))
+      const joiner = yield* Effect.fork(cache.token(request))
+      yield* TestClock.adjust("1 second")
+      expect(Exit.isInterrupted(yield* Fiber.await(starter))).toBe(true)
+      expect(joiner.unsafePoll()).toStrictEqual(Exit.succeed(expect.anything()))
+      expect(yield* tokens.requests).toBe(1)
     }))
 
   it.scoped("closing the cache's scope interrupts a background refresh", () =>
