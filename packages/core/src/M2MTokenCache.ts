@@ -163,18 +163,25 @@ const make = (
     const digestOf = (secret: Redacted.Redacted<string>): string =>
       createHash("sha256").update(Redacted.value(secret), "utf8").digest("hex")
 
-    // The key of each request object already seen, with the secret it was computed from: the hot path
-    // neither validates nor hashes again. Requests are immutable (their type is readonly); a new secret
-    // comes in a new request or a new Redacted, and a new Redacted is checked here.
-    const keys = new WeakMap<M2MTokenRequest, { readonly secret: Redacted.Redacted<string>; readonly key: string }>()
+    // The key of each request object already seen, with the fields it was computed from: the hot path
+    // neither validates nor hashes again. Their types are readonly, but a request object reused with a
+    // field replaced (a new secret, client, scope list or extra parameters) is read again, not served
+    // the old fields' token; arrays and records are compared by identity.
+    const keys = new WeakMap<M2MTokenRequest, { readonly fields: M2MTokenRequest; readonly key: string }>()
     const keyFor = (tokenRequest: M2MTokenRequest): Effect.Effect<string, TokenError> => {
       const known = keys.get(tokenRequest)
-      if (known !== undefined && known.secret === tokenRequest.client_secret) return Effect.succeed(known.key)
-      return Effect.suspend(() => validateRequest(tokenOperation, tokenRequest)).pipe(
+      if (
+        known !== undefined && known.fields.client_secret === tokenRequest.client_secret &&
+        known.fields.client_id === tokenRequest.client_id && known.fields.scopes === tokenRequest.scopes &&
+        known.fields.extra === tokenRequest.extra
+      ) return Effect.succeed(known.key)
+      // A copy of the fields as they are now: the object itself may change while it is validated.
+      const fields: M2MTokenRequest = { ...tokenRequest }
+      return Effect.suspend(() => validateRequest(tokenOperation, fields)).pipe(
         // The caller's own secret, not the validated copy: validation makes a new Redacted each time.
         Effect.map(() => {
-          const key = keyOf(tokenRequest, digestOf(tokenRequest.client_secret))
-          keys.set(tokenRequest, { secret: tokenRequest.client_secret, key })
+          const key = keyOf(fields, digestOf(fields.client_secret))
+          keys.set(tokenRequest, { fields, key })
           return key
         })
       )

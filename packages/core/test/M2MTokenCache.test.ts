@@ -170,6 +170,20 @@ describe("M2MTokenCache keys", () => {
       expect(nameOf(yield* cache.token(rotating))).toBe(nameOf(next))
     }))
 
+  it.scoped("a request object whose client, scopes or extra parameters are replaced is read again", () =>
+    Effect.gen(function*() {
+      const { cache } = yield* setup()
+      const asked: { -readonly [K in keyof M2MTokenRequest]: M2MTokenRequest[K] } = { ...request }
+      const first = yield* cache.token(asked)
+      asked.scopes = ["read:invoices"]
+      expect((yield* cache.token(asked)).scopes).toEqual(["read:invoices"])
+      asked.extra = { user_id: "user-1" }
+      const withExtra = yield* cache.token(asked)
+      expect(nameOf(withExtra)).not.toBe(nameOf(first))
+      asked.client_id = "m2m-client-test-2"
+      expect((yield* cache.token(asked)).client_id).toBe("m2m-client-test-2")
+    }))
+
   it.scoped("keeps at most `capacity` keys, evicting the least recently used", () =>
     Effect.gen(function*() {
       const { cache, tokens } = yield* setup({}, { capacity: 2 })
