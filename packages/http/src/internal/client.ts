@@ -85,6 +85,8 @@ const errorCodes = (cause: unknown, depth = 0): Array<string> => {
   ]
 }
 
+const tooLarge = /^the body is larger than \d+ bytes$/
+
 /**
  * A platform error becomes a `TransportError` holding only a description: the platform error holds the
  * request, and with it the Authorization header, so it is never kept.
@@ -104,6 +106,20 @@ export const transportFailure = (
       }),
       transient: false,
       mayHaveActed: false
+    }
+  }
+  // `UndiciHttpClient`'s bound on a body: our own words, quoting nothing, and another attempt would
+  // read as much again.
+  if (error._tag === "ResponseError" && error.description !== undefined && tooLarge.test(error.description)) {
+    return {
+      error: new TransportError({
+        operation,
+        reason: "Connection",
+        description: `the answer's body was not read: ${error.description}`,
+        attempts
+      }),
+      transient: false,
+      mayHaveActed: true
     }
   }
   const codes = [...new Set(errorCodes(error.cause))]
