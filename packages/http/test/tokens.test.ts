@@ -127,6 +127,18 @@ describe("the answer", () => {
         })
     ))
 
+  it.effect("a token whose answer echoes the secret as its request_id does not keep it", () =>
+    withFakeTokens(
+      () => json(200, { ...issuedBody, request_id: `echo ${clientSecret}` }),
+      (tokens) =>
+        Effect.gen(function*() {
+          const token = yield* tokens.token(request)
+          expect(token.client_id).toBe("m2m-client-test-1")
+          expect(shown(token)).not.toContain(clientSecret.slice(0, 8))
+          expect(token.request_id).toBe("")
+        })
+    ))
+
   it.effect("a token_type other than bearer is a MalformedResponse", () =>
     withFakeTokens(
       () => json(200, { status_code: 200, request_id: "r", access_token: jwt, token_type: "mac", expires_in: 3600 }),
