@@ -139,6 +139,17 @@ describe("the answer", () => {
         })
     ))
 
+  it.effect("a token for another client than the one asked for is a MalformedResponse naming the sub", () =>
+    withFakeTokens(
+      () => issued(`${base64url({ alg: "RS256" })}.${base64url({ ...claims, sub: "m2m-client-test-2" })}.signature`),
+      (tokens) =>
+        Effect.gen(function*() {
+          const error = yield* Effect.flip(tokens.token(request))
+          expect(error._tag).toBe("MalformedResponse")
+          expect(error.message).toContain("sub")
+        })
+    ))
+
   it.effect.each(["-1", "1e400", "\"3600\""])("an expires_in of %s is a MalformedResponse naming it", (expiresIn) =>
     withFakeTokens(
       () => ({ status: 200, text: JSON.stringify(issuedBody).replace("\"expires_in\":3600", `"expires_in":${expiresIn}`) }),
