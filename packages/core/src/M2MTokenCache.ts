@@ -122,7 +122,9 @@ const make = (
 ): Effect.Effect<M2MTokenCache.Service, never, M2MTokens | Scope.Scope> =>
   Effect.gen(function*() {
     const tokens = yield* M2MTokens
-    const fibers = yield* FiberSet.make<M2MToken, TokenError>()
+    // Each request's fiber ends with its exit as a value: a failure is its callers' to handle, not an
+    // unhandled error for the runtime to log (at Debug, and as an event on the span).
+    const fibers = yield* FiberSet.make<Exit.Exit<M2MToken, TokenError>>()
     const refreshBefore = Duration.toMillis(options.refreshBefore ?? Duration.minutes(5))
     const expiryMargin = Duration.toMillis(options.expiryMargin ?? Duration.seconds(30))
     const backoff = Duration.toMillis(options.backoff ?? Duration.millis(250))
@@ -240,8 +242,8 @@ const make = (
         )
       )
       // Forked from the caller's uninterruptible decision (see `decide`), yet interruptible: the scope ends it.
-      return Effect.map(FiberSet.run(fibers, Effect.interruptible(requested)), (fiber) => {
-        fiber.addObserver((exit) => Deferred.unsafeDone(deferred, exit))
+      return Effect.map(FiberSet.run(fibers, Effect.interruptible(Effect.exit(requested))), (fiber) => {
+        fiber.addObserver((exit) => Deferred.unsafeDone(deferred, Exit.flatten(exit)))
       })
     }
 

@@ -1,6 +1,20 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { Context } from "effect"
-import { Clock, Duration, Effect, Exit, Fiber, FiberId, Option, Redacted, Scope, Supervisor, TestClock } from "effect"
+import {
+  Clock,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  FiberId,
+  Logger,
+  LogLevel,
+  Option,
+  Redacted,
+  Scope,
+  Supervisor,
+  TestClock
+} from "effect"
 import type { M2MTokenCacheOptions, M2MTokenRequest } from "../src/index.js"
 import { M2MTokenCache, M2MTokens } from "../src/index.js"
 import type { FakeTokens, FakeTokensOptions } from "./fakeTokens.js"
@@ -238,6 +252,20 @@ describe("M2MTokenCache failures", () => {
       yield* TestClock.adjust("1 millis")
       expect(nameOf(yield* Fiber.join(retry))).toBe("token-2")
       expect(yield* tokens.sent).toEqual([0, 250])
+    }))
+
+  it.scoped("a failed request is the callers' error, not an unhandled error the runtime logs", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const logger = Logger.make(({ message }) => lines.push(String(message)))
+      const { cache, tokens } = yield* setup()
+      yield* tokens.failNext(serverError)
+      const exit = yield* Effect.exit(cache.token(request)).pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+        Logger.withMinimumLogLevel(LogLevel.All)
+      )
+      expect(exit).toStrictEqual(Exit.fail(serverError))
+      expect(lines).toEqual([])
     }))
 
   it.scoped("the backoff doubles with each failure in a row, up to maxBackoff, and resets on success", () =>
