@@ -150,16 +150,22 @@ describe("the answer", () => {
         })
     ))
 
-  it.effect.each(["-1", "1e400", "\"3600\""])("an expires_in of %s is a MalformedResponse naming it", (expiresIn) =>
-    withFakeTokens(
-      () => ({ status: 200, text: JSON.stringify(issuedBody).replace("\"expires_in\":3600", `"expires_in":${expiresIn}`) }),
-      (tokens) =>
-        Effect.gen(function*() {
-          const error = yield* Effect.flip(tokens.token(request))
-          expect(error._tag).toBe("MalformedResponse")
-          expect(error.message).toContain("expires_in")
-        })
-    ))
+  it.effect.each(["-1", "1e400", "\"3600\""])(
+    "an expires_in of %s is a MalformedResponse naming it",
+    (expiresIn) =>
+      withFakeTokens(
+        () => ({
+          status: 200,
+          text: JSON.stringify(issuedBody).replace("\"expires_in\":3600", `"expires_in":${expiresIn}`)
+        }),
+        (tokens) =>
+          Effect.gen(function*() {
+            const error = yield* Effect.flip(tokens.token(request))
+            expect(error._tag).toBe("MalformedResponse")
+            expect(error.message).toContain("expires_in")
+          })
+      )
+  )
 
   it.effect("a token_type other than bearer is a MalformedResponse", () =>
     withFakeTokens(
