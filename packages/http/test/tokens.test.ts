@@ -167,6 +167,17 @@ describe("the answer", () => {
       )
   )
 
+  it.effect("a 2XX whose body is an OAuth2 error is a MalformedResponse saying so", () =>
+    withFakeTokens(
+      () => json(200, { error: "invalid_client", error_description: "bad" }),
+      (tokens) =>
+        Effect.gen(function*() {
+          const error = yield* Effect.flip(tokens.token(request))
+          expect(error._tag).toBe("MalformedResponse")
+          expect(error.message).toContain("an error body")
+        })
+    ))
+
   it.effect("a token_type other than bearer is a MalformedResponse", () =>
     withFakeTokens(
       () => json(200, { status_code: 200, request_id: "r", access_token: jwt, token_type: "mac", expires_in: 3600 }),
