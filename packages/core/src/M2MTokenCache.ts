@@ -122,7 +122,9 @@ const make = (
 ): Effect.Effect<M2MTokenCache.Service, never, M2MTokens | Scope.Scope> =>
   Effect.gen(function*() {
     const tokens = yield* M2MTokens
-    const fibers = yield* FiberSet.make<M2MToken, TokenError>()
+    // Each request's fiber ends with its exit as a value: a failure is its callers' to handle, not an
+    // unhandled error for the runtime to log (at Debug, and as an event on the span).
+    const fibers = yield* FiberSet.make<Exit.Exit<M2MToken, TokenError>>()
     const refreshBefore = Duration.toMillis(options.refreshBefore ?? Duration.minutes(5))
     const expiryMargin = Duration.toMillis(options.expiryMargin ?? Duration.seconds(30))
     const backoff = Duration.toMillis(options.backoff ?? Duration.millis(250))
@@ -163,18 +165,25 @@ const make = (
     const digestOf = (secret: Redacted.Redacted<string>): string =>
       createHash("sha256").update(Redacted.value(secret), "utf8").digest("hex")
 
-    // The key of each request object already seen, with the secret it was computed from: the hot path
-    // neither validates nor hashes again. Requests are immutable (their type is readonly); a new secret
-    // comes in a new request or a new Redacted, and a new Redacted is checked here.
-    const keys = new WeakMap<M2MTokenRequest, { readonly secret: Redacted.Redacted<string>; readonly key: string }>()
+    // The key of each request object already seen, with the fields it was computed from: the hot path
+    // neither validates nor hashes again. Their types are readonly, but a request object reused with a
+    // field replaced (a new secret, client, scope list or extra parameters) is read again, not served
+    // the old fields' token; arrays and records are compared by identity.
+    const keys = new WeakMap<M2MTokenRequest, { readonly fields: M2MTokenRequest; readonly key: string }>()
     const keyFor = (tokenRequest: M2MTokenRequest): Effect.Effect<string, TokenError> => {
       const known = keys.get(tokenRequest)
-      if (known !== undefined && known.secret === tokenRequest.client_secret) return Effect.succeed(known.key)
-      return Effect.suspend(() => validateRequest(tokenOperation, tokenRequest)).pipe(
+      if (
+        known !== undefined && known.fields.client_secret === tokenRequest.client_secret &&
+        known.fields.client_id === tokenRequest.client_id && known.fields.scopes === tokenRequest.scopes &&
+        known.fields.extra === tokenRequest.extra
+      ) return Effect.succeed(known.key)
+      // A copy of the fields as they are now: the object itself may change while it is validated.
+      const fields: M2MTokenRequest = { ...tokenRequest }
+      return Effect.suspend(() => validateRequest(tokenOperation, fields)).pipe(
         // The caller's own secret, not the validated copy: validation makes a new Redacted each time.
         Effect.map(() => {
-          const key = keyOf(tokenRequest, digestOf(tokenRequest.client_secret))
-          keys.set(tokenRequest, { secret: tokenRequest.client_secret, key })
+          const key = keyOf(fields, digestOf(fields.client_secret))
+          keys.set(tokenRequest, { fields, key })
           return key
         })
       )
@@ -232,41 +241,47 @@ const make = (
             )
         )
       )
-      return Effect.map(FiberSet.run(fibers, requested), (fiber) => {
-        fiber.addObserver((exit) => Deferred.unsafeDone(deferred, exit))
+      // Forked from the caller's uninterruptible decision (see `decide`), yet interruptible: the scope ends it.
+      return Effect.map(FiberSet.run(fibers, Effect.interruptible(Effect.exit(requested))), (fiber) => {
+        fiber.addObserver((exit) => Deferred.unsafeDone(deferred, Exit.flatten(exit)))
       })
     }
 
     /**
      * The slow path. The decision is one `Ref.modify`, atomic: of any number of callers that find the
      * token due, exactly one installs the `Deferred` and starts the request; the others join it or are
-     * served the valid token. No lock is taken, so 10,000 callers do not queue on one.
+     * served the valid token. No lock is taken, so 10,000 callers do not queue on one. From the
+     * decision until the request's fiber has its observer, nothing may interrupt the caller: a
+     * `Deferred` installed with no fiber to complete it would leave every later caller of the key
+     * waiting forever. Only the wait itself is interruptible.
      */
     const decide = (entry: Ref.Ref<Entry>, tokenRequest: M2MTokenRequest) =>
-      Effect.fiberIdWith((fiberId) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.flatten(Ref.modify(entry, (current): readonly [Effect.Effect<M2MToken, TokenError>, Entry] => {
-            const { held, pending } = current
-            if (held !== undefined && now < held.staleAt) {
-              if (now < held.refreshAt || pending !== undefined || now < current.retryAt) {
-                return [Effect.succeed(held.token), current]
+      Effect.uninterruptibleMask((restore) =>
+        Effect.fiberIdWith((fiberId) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.flatten(Ref.modify(entry, (current): readonly [Effect.Effect<M2MToken, TokenError>, Entry] => {
+              const { held, pending } = current
+              if (held !== undefined && now < held.staleAt) {
+                if (now < held.refreshAt || pending !== undefined || now < current.retryAt) {
+                  return [Effect.succeed(held.token), current]
+                }
+                const deferred = Deferred.unsafeMake<M2MToken, TokenError>(fiberId)
+                return [Effect.as(startRequest(entry, tokenRequest, deferred, true), held.token), {
+                  ...current,
+                  pending: deferred
+                }]
+              }
+              // A caller interrupted while waiting stops waiting, not the request the others wait for.
+              if (pending !== undefined) {
+                return [restore(Deferred.await(pending)), current]
               }
               const deferred = Deferred.unsafeMake<M2MToken, TokenError>(fiberId)
-              return [Effect.as(startRequest(entry, tokenRequest, deferred, true), held.token), {
-                ...current,
-                pending: deferred
-              }]
-            }
-            // A caller interrupted while waiting stops waiting, not the request the others wait for.
-            if (pending !== undefined) {
-              return [Deferred.await(pending), current]
-            }
-            const deferred = Deferred.unsafeMake<M2MToken, TokenError>(fiberId)
-            return [
-              Effect.zipRight(startRequest(entry, tokenRequest, deferred, false), Deferred.await(deferred)),
-              { ...current, pending: deferred }
-            ]
-          })))
+              return [
+                Effect.zipRight(startRequest(entry, tokenRequest, deferred, false), restore(Deferred.await(deferred))),
+                { ...current, pending: deferred }
+              ]
+            })))
+        )
       )
 
     const token = (tokenRequest: M2MTokenRequest): Effect.Effect<M2MToken, TokenError> =>

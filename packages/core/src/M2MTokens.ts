@@ -59,7 +59,8 @@ export const M2MTokenAnswer = Schema.Struct({
   token_type: Schema.String.pipe(
     Schema.filter((type) => type.toLowerCase() === "bearer", { message: () => "must be \"bearer\"" })
   ),
-  expires_in: Schema.Number
+  /** Seconds, finite and not negative: a token "expiring" in -1 s or 1e400 s is no answer to cache. */
+  expires_in: Schema.Number.pipe(Schema.finite(), Schema.nonNegative())
 })
 export type M2MTokenAnswer = typeof M2MTokenAnswer.Type
 

@@ -1,5 +1,20 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Exit, Fiber, Redacted, Scope, TestClock } from "effect"
+import type { Context } from "effect"
+import {
+  Clock,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  FiberId,
+  Logger,
+  LogLevel,
+  Option,
+  Redacted,
+  Scope,
+  Supervisor,
+  TestClock
+} from "effect"
 import type { M2MTokenCacheOptions, M2MTokenRequest } from "../src/index.js"
 import { M2MTokenCache, M2MTokens } from "../src/index.js"
 import type { FakeTokens, FakeTokensOptions } from "./fakeTokens.js"
@@ -169,6 +184,20 @@ describe("M2MTokenCache keys", () => {
       expect(nameOf(yield* cache.token(rotating))).toBe(nameOf(next))
     }))
 
+  it.scoped("a request object whose client, scopes or extra parameters are replaced is read again", () =>
+    Effect.gen(function*() {
+      const { cache } = yield* setup()
+      const asked: { -readonly [K in keyof M2MTokenRequest]: M2MTokenRequest[K] } = { ...request }
+      const first = yield* cache.token(asked)
+      asked.scopes = ["read:invoices"]
+      expect((yield* cache.token(asked)).scopes).toEqual(["read:invoices"])
+      asked.extra = { user_id: "user-1" }
+      const withExtra = yield* cache.token(asked)
+      expect(nameOf(withExtra)).not.toBe(nameOf(first))
+      asked.client_id = "m2m-client-test-2"
+      expect((yield* cache.token(asked)).client_id).toBe("m2m-client-test-2")
+    }))
+
   it.scoped("keeps at most `capacity` keys, evicting the least recently used", () =>
     Effect.gen(function*() {
       const { cache, tokens } = yield* setup({}, { capacity: 2 })
@@ -194,6 +223,21 @@ describe("M2MTokenCache keys", () => {
     }))
 })
 
+/** Interrupts a fiber the moment it forks its first fiber, from outside it. */
+class InterruptOnFirstFork extends Supervisor.AbstractSupervisor<void> {
+  private fired = false
+  readonly value = Effect.void
+  override onStart<A, E, R>(
+    _context: Context.Context<R>,
+    _effect: Effect.Effect<A, E, R>,
+    parent: Option.Option<Fiber.RuntimeFiber<unknown, unknown>>
+  ) {
+    if (this.fired || Option.isNone(parent)) return
+    this.fired = true
+    parent.value.unsafeInterruptAsFork(FiberId.none)
+  }
+}
+
 describe("M2MTokenCache failures", () => {
   it.scoped("a failed request is not cached: the next caller tries again after the backoff", () =>
     Effect.gen(function*() {
@@ -208,6 +252,20 @@ describe("M2MTokenCache failures", () => {
       yield* TestClock.adjust("1 millis")
       expect(nameOf(yield* Fiber.join(retry))).toBe("token-2")
       expect(yield* tokens.sent).toEqual([0, 250])
+    }))
+
+  it.scoped("a failed request is the callers' error, not an unhandled error the runtime logs", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const logger = Logger.make(({ message }) => lines.push(String(message)))
+      const { cache, tokens } = yield* setup()
+      yield* tokens.failNext(serverError)
+      const exit = yield* Effect.exit(cache.token(request)).pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+        Logger.withMinimumLogLevel(LogLevel.All)
+      )
+      expect(exit).toStrictEqual(Exit.fail(serverError))
+      expect(lines).toEqual([])
     }))
 
   it.scoped("the backoff doubles with each failure in a row, up to maxBackoff, and resets on success", () =>
@@ -256,6 +314,18 @@ describe("M2MTokenCache failures", () => {
       yield* TestClock.adjust("500 millis")
       expect(nameOf(yield* Fiber.join(patient))).toBe("token-1")
       expect([yield* tokens.requests, yield* tokens.interrupted]).toEqual([1, 0])
+    }))
+
+  it.scoped("a caller interrupted just as it starts the request leaves no request for the others to wait on forever", () =>
+    Effect.gen(function*() {
+      const { cache, tokens } = yield* setup({ latency: "1 second" })
+      // As a timeout of the caller's firing in that instant would.
+      const starter = yield* Effect.fork(Effect.supervised(cache.token(request), new InterruptOnFirstFork()))
+      const joiner = yield* Effect.fork(cache.token(request))
+      yield* TestClock.adjust("1 second")
+      expect(Exit.isInterrupted(yield* Fiber.await(starter))).toBe(true)
+      expect(joiner.unsafePoll()).toStrictEqual(Exit.succeed(expect.anything()))
+      expect(yield* tokens.requests).toBe(1)
     }))
 
   it.scoped("closing the cache's scope interrupts a background refresh", () =>

@@ -8,7 +8,9 @@ import { HttpClient, HttpClientError } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { M2MTokens } from "@stytch-effect/core"
 import { ConfigProvider, Effect, Exit, Layer, Logger, Redacted, TestClock } from "effect"
-import { HttpM2MTokens } from "../src/index.js"
+import type { RequestListener } from "node:http"
+import { createServer } from "node:http"
+import { HttpM2MTokens, UndiciHttpClient } from "../src/index.js"
 import type { Reply } from "./fakeStytch.js"
 import { fakeStytch, json, projectId, recordSpans, runOnTestClock, withFakeTokens } from "./fakeStytch.js"
 
@@ -27,14 +29,15 @@ const claims = {
 }
 const jwt = `${base64url({ alg: "RS256", typ: "JWT", kid: "jwk-test-1" })}.${base64url(claims)}.signature`
 
-const issued = (accessToken = jwt): Reply =>
-  json(200, {
-    status_code: 200,
-    request_id: "request-id-test-token",
-    access_token: accessToken,
-    token_type: "bearer",
-    expires_in: 3600
-  })
+const issuedBody = {
+  status_code: 200,
+  request_id: "request-id-test-token",
+  access_token: jwt,
+  token_type: "bearer",
+  expires_in: 3600
+}
+
+const issued = (accessToken = jwt): Reply => json(200, { ...issuedBody, access_token: accessToken })
 
 /** Everything a failure shows a log or a tracer, as text. */
 const shown = (value: unknown) =>
@@ -121,6 +124,57 @@ describe("the answer", () => {
           const error = yield* Effect.flip(tokens.token(request))
           expect(error._tag === "MalformedResponse" && error.request_id).toBeUndefined()
           expect(shown(error)).not.toContain(clientSecret.slice(0, 8))
+        })
+    ))
+
+  it.effect("a token whose answer echoes the secret as its request_id does not keep it", () =>
+    withFakeTokens(
+      () => json(200, { ...issuedBody, request_id: `echo ${clientSecret}` }),
+      (tokens) =>
+        Effect.gen(function*() {
+          const token = yield* tokens.token(request)
+          expect(token.client_id).toBe("m2m-client-test-1")
+          expect(shown(token)).not.toContain(clientSecret.slice(0, 8))
+          expect(token.request_id).toBe("")
+        })
+    ))
+
+  it.effect("a token for another client than the one asked for is a MalformedResponse naming the sub", () =>
+    withFakeTokens(
+      () => issued(`${base64url({ alg: "RS256" })}.${base64url({ ...claims, sub: "m2m-client-test-2" })}.signature`),
+      (tokens) =>
+        Effect.gen(function*() {
+          const error = yield* Effect.flip(tokens.token(request))
+          expect(error._tag).toBe("MalformedResponse")
+          expect(error.message).toContain("sub")
+        })
+    ))
+
+  it.effect.each(["-1", "1e400", "\"3600\""])(
+    "an expires_in of %s is a MalformedResponse naming it",
+    (expiresIn) =>
+      withFakeTokens(
+        () => ({
+          status: 200,
+          text: JSON.stringify(issuedBody).replace("\"expires_in\":3600", `"expires_in":${expiresIn}`)
+        }),
+        (tokens) =>
+          Effect.gen(function*() {
+            const error = yield* Effect.flip(tokens.token(request))
+            expect(error._tag).toBe("MalformedResponse")
+            expect(error.message).toContain("expires_in")
+          })
+      )
+  )
+
+  it.effect("a 2XX whose body is an OAuth2 error is a MalformedResponse saying so", () =>
+    withFakeTokens(
+      () => json(200, { error: "invalid_client", error_description: "bad" }),
+      (tokens) =>
+        Effect.gen(function*() {
+          const error = yield* Effect.flip(tokens.token(request))
+          expect(error._tag).toBe("MalformedResponse")
+          expect(error.message).toContain("an error body")
         })
     ))
 
@@ -269,3 +323,44 @@ describe("a transport failure that quotes the request", () => {
 
 const bodyBytes = (sent: HttpClientRequest.HttpClientRequest) =>
   sent.body._tag === "Uint8Array" ? sent.body.body : new Uint8Array()
+
+/** A loopback HTTP server for the test's scope, answering with `handler`. */
+const listen = (handler: RequestListener) =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly url: string; readonly close: () => void }>((resume) => {
+      const server = createServer(handler).listen(0, "127.0.0.1", () => {
+        const address = server.address()
+        const port = typeof address === "object" && address ? address.port : 0
+        resume(Effect.succeed({
+          url: `http://127.0.0.1:${port}`,
+          close: () => {
+            server.closeAllConnections()
+            server.close()
+          }
+        }))
+      })
+    }),
+    (server) => Effect.sync(server.close)
+  )
+
+describe("over loopback HTTP", () => {
+  it.live("an answer larger than the client reads is an error saying so, and is not repeated", () =>
+    Effect.gen(function*() {
+      let requests = 0
+      const server = yield* listen((_, response) => {
+        requests++
+        response.writeHead(200, { "content-type": "application/json" })
+        response.end(JSON.stringify({ ...issuedBody, padding: "x".repeat(4096) }))
+      })
+      const error = yield* Effect.flip(Effect.flatMap(M2MTokens, (tokens) => tokens.token(request))).pipe(
+        Effect.provide(
+          HttpM2MTokens.layer({ projectId, baseUrl: server.url, retry: { baseDelay: "1 millis" } }).pipe(
+            Layer.provide(UndiciHttpClient.layerWith({ maxBodyBytes: 1024 }))
+          )
+        )
+      )
+      expect(error).toMatchObject({ _tag: "TransportError", attempts: 1 })
+      expect(error.message).toContain("larger than 1024 bytes")
+      expect(requests).toBe(1)
+    }).pipe(Effect.scoped))
+})

@@ -85,6 +85,8 @@ const errorCodes = (cause: unknown, depth = 0): Array<string> => {
   ]
 }
 
+const tooLarge = /^the body is larger than \d+ bytes$/
+
 /**
  * A platform error becomes a `TransportError` holding only a description: the platform error holds the
  * request, and with it the Authorization header, so it is never kept.
@@ -104,6 +106,20 @@ export const transportFailure = (
       }),
       transient: false,
       mayHaveActed: false
+    }
+  }
+  // `UndiciHttpClient`'s bound on a body: our own words, quoting nothing, and another attempt would
+  // read as much again.
+  if (error._tag === "ResponseError" && error.description !== undefined && tooLarge.test(error.description)) {
+    return {
+      error: new TransportError({
+        operation,
+        reason: "Connection",
+        description: `the answer's body was not read: ${error.description}`,
+        attempts
+      }),
+      transient: false,
+      mayHaveActed: true
     }
   }
   const codes = [...new Set(errorCodes(error.cause))]
@@ -229,6 +245,8 @@ const decoderOf = (op: Operation) => {
   return decode
 }
 
+const decodeErrorBody = Schema.decodeUnknownEither(ErrorBody)
+
 const success = <O extends Operation>(
   op: O,
   status: number,
@@ -256,7 +274,10 @@ const success = <O extends Operation>(
       status_code: status,
       // The body may be any JSON at all here, `null` included.
       request_id: keptRequestId(json),
-      description: describeMismatch(op.name.replace("M2MClients.", "the answer of "), error),
+      // A proxy or gateway that answers an error with a 2XX: named as such, not by its first missing field.
+      description: Either.isRight(decodeErrorBody(json))
+        ? "the body is an error body, though the status is 2XX"
+        : describeMismatch(op.name.replace("M2MClients.", "the answer of "), error),
       attempts
     }),
     transient: false,
@@ -277,7 +298,7 @@ const apiFailure = <O extends Operation>(
     const retryAfter = parseRetryAfter(response.headers["retry-after"], now)
     const body = json === undefined || json === quotedCredentials
       ? Option.none()
-      : Either.getRight(Schema.decodeUnknownEither(ErrorBody)(json))
+      : Either.getRight(decodeErrorBody(json))
     const fields = Option.match(body, {
       onNone: () => ({
         error_type: "unparsed_error_body",

@@ -72,8 +72,18 @@ export const makeTokenService = (client: AttemptClient, options: TokenServiceOpt
         span?.attribute("m2m.attempts", 0)
         return retried(span).pipe(
           Effect.mapError((failure) => failure.error as Effect.Effect.Error<ReturnType<M2MTokens.Service["token"]>>),
-          Effect.flatMap((decoded) =>
-            Either.match(M2MToken.fromAnswer(decoded), {
+          Effect.flatMap((answered) => {
+            // A server that echoes the request would put the secret into the token's request_id,
+            // which its toString shows: it is not kept.
+            const decoded = quotes(answered.request_id) ? { ...answered, request_id: "" } : answered
+            // A token for another client is not the one asked for (and would prove the wrong secret in
+            // `proveByToken`): as malformed as one that cannot be read.
+            const token = Either.filterOrLeft(
+              M2MToken.fromAnswer(decoded),
+              (read) => read.client_id === request.client_id,
+              () => "the access token's sub claim is not the client asked for"
+            )
+            return Either.match(token, {
               // A 2XX whose token cannot be read: what it says about itself (expiry, scopes) is unknown.
               onLeft: (description) =>
                 Effect.fail(
@@ -87,7 +97,7 @@ export const makeTokenService = (client: AttemptClient, options: TokenServiceOpt
                 ),
               onRight: Effect.succeed
             })
-          )
+          })
         )
       })
     }
