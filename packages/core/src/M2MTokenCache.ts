@@ -11,8 +11,9 @@
  *   replaces it; only a caller that finds no valid token waits;
  * - a failed request is never kept as if it were a token: the next caller tries again, after a backoff
  *   that doubles with each failure in a row; a failed background refresh keeps serving the valid token;
- * - a token's expiry is counted from when its request was sent (or its `exp`, if earlier), never from
- *   when the answer arrived, so a slow answer cannot stretch a token's life past the server's;
+ * - a token's expiry is counted from when its request was sent, for `expires_in` or its `exp - iat`,
+ *   whichever is shorter, never from when the answer arrived, so a slow answer cannot stretch a token's
+ *   life past the server's, and a clock that differs from the server's does not shorten it;
  * - `invalidate` drops a token a downstream refused; at most `capacity` keys are kept, the least
  *   recently used evicted first;
  * - the background requests are fibers of the layer's scope: closing it interrupts them.
@@ -190,8 +191,12 @@ const make = (
     }
 
     const hold = (token: M2MToken, sentAt: number): Held => {
-      const expiresAt = Math.min(sentAt + token.expires_in * 1000, DateTime.toEpochMillis(token.expires_at))
-      const life = Math.max(0, expiresAt - sentAt)
+      // The token's own life (`exp - iat`) is in the server's clock, so it is counted on ours from the
+      // send: a clock that differs from the server's by more than a token's life would otherwise see
+      // every token expired on arrival, and ask for a new one on every call.
+      const claimed = DateTime.toEpochMillis(token.expires_at) - DateTime.toEpochMillis(token.issued_at)
+      const life = Math.max(0, Math.min(token.expires_in * 1000, claimed))
+      const expiresAt = sentAt + life
       const staleAt = expiresAt - Math.min(expiryMargin, life / 10)
       return { token, sentAt, staleAt, refreshAt: Math.min(staleAt, expiresAt - Math.min(refreshBefore, life / 2)) }
     }

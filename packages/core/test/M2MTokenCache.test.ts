@@ -126,6 +126,17 @@ describe("M2MTokenCache.token", () => {
       expect(yield* tokens.requests).toBe(2)
     }))
 
+  it.scoped("keeps a token for its life when the server's clock is hours behind ours, or ahead", () =>
+    Effect.gen(function*() {
+      for (const serverClockAhead of [-2 * 3600, 2 * 3600]) {
+        const { cache, tokens } = yield* setup({ serverClockAhead })
+        yield* cache.token(request)
+        yield* TestClock.adjust(minutes(54.9))
+        for (let call = 0; call < 10; call++) yield* cache.token(request)
+        expect(yield* tokens.requests).toBe(1)
+      }
+    }))
+
   it.scoped("refreshes a short-lived token at half its life, not on every call", () =>
     Effect.gen(function*() {
       const { cache, tokens } = yield* setup({ expiresIn: 60 })

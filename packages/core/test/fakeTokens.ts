@@ -11,6 +11,8 @@ export interface FakeTokensOptions {
   readonly expiresIn?: number
   /** The JWT's `exp - iat`, seconds; `expiresIn` when left out. */
   readonly claimedLife?: number
+  /** How far the server's clock is ahead of ours, seconds (negative: behind). Default 0. */
+  readonly serverClockAhead?: number
 }
 
 export interface FakeTokens {
@@ -42,7 +44,7 @@ export const makeFakeTokens = (options: FakeTokensOptions = {}): Effect.Effect<F
     const mint = (request: M2MTokenRequest, n: number) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         // The server stamps the token when it answers, as a real one does.
-        const iat = Math.floor(now / 1000)
+        const iat = Math.floor(now / 1000) + (options.serverClockAhead ?? 0)
         const scope = (request.scopes ?? []).join(" ")
         return new M2MToken({
           request_id: `request-id-test-${n}`,
