@@ -95,12 +95,16 @@ export const pages = (
   options: SearchOptions = {}
 ): Stream.Stream<M2MClientsSearchResponse, SearchStreamError, M2MClients> =>
   Stream.unwrap(Effect.gen(function*() {
-    const readAhead = options.readAhead ?? defaultReadAhead
+    // `?.` and the object test: an untyped caller's null or string gets the typed failure that
+    // `M2MClients.search` gives it, not a TypeError.
+    const readAhead = options?.readAhead ?? defaultReadAhead
     if (!Number.isInteger(readAhead) || readAhead < 0) return yield* invalidReadAhead
-    const { query, limit } = yield* validateRequest(Operations.search, {
-      ...request,
-      limit: request.limit ?? defaultLimit
-    })
+    const { query, limit } = yield* validateRequest(
+      Operations.search,
+      typeof request === "object" && request !== null && !Array.isArray(request)
+        ? { ...request, limit: request.limit ?? defaultLimit } :
+        request
+    )
     const service = yield* M2MClients
 
     const fetch = (

@@ -172,6 +172,26 @@ describe("pages", () => {
       expect(yield* fake.requests).toEqual([])
     }))
 
+  // What untyped callers (plain JavaScript, a parsed config) can pass: a typed failure, as
+  // `M2MClients.search` itself answers such a request, never a defect.
+  it.effect.each([null, "everything", 7, []])(
+    "a request that is not an object (%j) fails with InvalidRequest, and nothing is asked",
+    (request) =>
+      Effect.gen(function*() {
+        const fake = yield* fakeSearch(directory(10))
+        const error = yield* pages(request as any).pipe(Stream.runDrain, Effect.flip, Effect.provide(fake.layer))
+        expect(error).toMatchObject({ _tag: "InvalidRequest", field: "(request)" })
+        expect(yield* fake.requests).toEqual([])
+      })
+  )
+
+  it.effect("null options are no options", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeSearch(directory(25))
+      const all = yield* clients({ limit: 10 }, null as any).pipe(Stream.runCollect, Effect.provide(fake.layer))
+      expect(Chunk.size(all)).toBe(25)
+    }))
+
   it.effect.each([-1, 1.5])(
     "a readAhead of %d fails with InvalidRequest naming readAhead",
     (readAhead) =>
