@@ -263,27 +263,53 @@ describe("M2MTokenVerifier.authenticate", () => {
   describe("the verified-token cache", () => {
     it.scoped("serves a repeated token without verifying it again", () =>
       Effect.gen(function*() {
+        const { key } = yield* setup()
+        const cached = yield* M2MTokenVerifier.make({ projectId, keys: jwks(key) })
+        const uncached = yield* M2MTokenVerifier.make({ projectId, keys: jwks(key), cacheSize: 0 })
+        const token = yield* freshToken(key)
+        // A verification builds the client anew; a cache hit hands back the one it built.
+        expect(yield* cached.authenticate(token)).toBe(yield* cached.authenticate(token))
+        expect(yield* uncached.authenticate(token)).not.toBe(yield* uncached.authenticate(token))
+      }))
+
+    it.scoped("serves a cached token only while its key is in the key set, refreshed or not", () =>
+      Effect.gen(function*() {
         const answer = { current: {} as JwksAnswer }
         const { key } = yield* setup()
         answer.current = jwks(key)
         const source = countingSource(answer)
-        const cached = yield* M2MTokenVerifier.make({ projectId, keys: jwks(key), fetchKeys: source.fetch })
-        const uncached = yield* M2MTokenVerifier.make({
+        const verifier = yield* M2MTokenVerifier.make({ projectId, keys: jwks(key), fetchKeys: source.fetch })
+        // A token forged with a leaked key can carry any exp: removing the key must end it.
+        const token = yield* sign(key, m2mClaims(start / 1000, { exp: start / 1000 + 365 * 86_400 }))
+        const client = yield* verifier.authenticate(token)
+        yield* TestClock.adjust("5 minutes")
+        expect(source.fetches).toBe(1)
+        // The same key refetched: still served from the cache.
+        expect(yield* verifier.authenticate(token)).toBe(client)
+        answer.current = jwks(yield* signingKey("jwk-test-next"))
+        yield* TestClock.adjust("5 minutes")
+        expect(source.fetches).toBe(2)
+        expect(yield* failure(verifier.authenticate(token))).toMatchObject({ _tag: "UnknownSigningKey" })
+      }))
+
+    it.scoped("serves a cached token only while its keys are young enough to serve a fresh one", () =>
+      Effect.gen(function*() {
+        const answer = { current: {} as JwksAnswer }
+        const { key } = yield* setup()
+        answer.current = jwks(key)
+        const source = countingSource(answer)
+        const verifier = yield* M2MTokenVerifier.make({
           projectId,
           keys: jwks(key),
           fetchKeys: source.fetch,
-          cacheSize: 0
+          maxKeysAge: "30 minutes"
         })
         const token = yield* freshToken(key)
-        yield* cached.authenticate(token)
-        yield* uncached.authenticate(token)
-        // The key leaves the key set: only a verification that checks the signature again notices.
-        const other = yield* signingKey("jwk-test-next")
-        answer.current = jwks(other)
-        yield* TestClock.adjust("5 minutes")
-        expect(source.fetches).toBe(2)
-        expect((yield* cached.authenticate(token)).client_id).toMatch(/^m2m-client-/)
-        expect(yield* failure(uncached.authenticate(token))).toMatchObject({ _tag: "UnknownSigningKey" })
+        yield* verifier.authenticate(token)
+        source.broken = true
+        yield* TestClock.adjust("31 minutes")
+        expect(yield* failure(verifier.authenticate(yield* freshToken(key)))).toMatchObject({ _tag: "KeysUnavailable" })
+        expect(yield* failure(verifier.authenticate(token))).toMatchObject({ _tag: "KeysUnavailable" })
       }))
 
     it.scoped("checks a cached token against each call's options, and never serves it past exp", () =>
@@ -318,24 +344,16 @@ describe("M2MTokenVerifier.authenticate", () => {
 
     it.scoped("is bounded: past its size the oldest entry is verified afresh", () =>
       Effect.gen(function*() {
-        const answer = { current: {} as JwksAnswer }
         const { key } = yield* setup()
-        answer.current = jwks(key)
-        const source = countingSource(answer)
-        const verifier = yield* M2MTokenVerifier.make({
-          projectId,
-          keys: jwks(key),
-          fetchKeys: source.fetch,
-          cacheSize: 1
-        })
+        const verifier = yield* M2MTokenVerifier.make({ projectId, keys: jwks(key), cacheSize: 1 })
         const first = yield* freshToken(key, { scope: "a" })
         const second = yield* freshToken(key, { scope: "b" })
-        yield* verifier.authenticate(first)
-        yield* verifier.authenticate(second)
-        answer.current = jwks(yield* signingKey("jwk-test-next"))
-        yield* TestClock.adjust("5 minutes")
-        expect((yield* verifier.authenticate(second)).scopes).toEqual(["b"])
-        expect(yield* failure(verifier.authenticate(first))).toMatchObject({ _tag: "UnknownSigningKey" })
+        const firstClient = yield* verifier.authenticate(first)
+        const secondClient = yield* verifier.authenticate(second)
+        expect(yield* verifier.authenticate(second)).toBe(secondClient)
+        const again = yield* verifier.authenticate(first)
+        expect(again).not.toBe(firstClient)
+        expect(again.scopes).toEqual(["a"])
       }))
   })
 

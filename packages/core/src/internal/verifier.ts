@@ -106,6 +106,9 @@ interface KeyState {
 /** What a token's signature and fixed claims established; the time and scope checks run on every call. */
 interface Verified {
   readonly client: AuthenticatedClient
+  /** The key that verified it: a cached token is served only while the key set still holds this key. */
+  readonly kid: string
+  readonly key: KeyObject
   readonly issuedAt: number
   readonly notBefore: number | undefined
   readonly expiresAt: number
@@ -202,7 +205,7 @@ export const make = (
         Effect.flatMap((exit) =>
           Effect.clockWith((clock) => {
             if (Exit.isSuccess(exit)) {
-              state.keys = exit.value
+              state.keys = keepingKeys(state.keys, exit.value)
               state.fetchedAt = clock.unsafeCurrentTimeMillis()
               state.failure = undefined
             } else {
@@ -226,6 +229,17 @@ export const make = (
         Effect.zipRight(settle)
       )
     })
+
+    /** The fresh keys, with each one unchanged since `previous` kept as it was, so its cached tokens stay served. */
+    const keepingKeys = (previous: KeysById | undefined, fresh: KeysById): KeysById => {
+      if (previous === undefined) return fresh
+      const kept = new Map<string, KeyObject>()
+      for (const [kid, key] of fresh) {
+        const old = previous.get(kid)
+        kept.set(kid, old !== undefined && old.equals(key) ? old : key)
+      }
+      return kept
+    }
 
     /** The keys, unless older than `maxKeysAge`; keys fetched since `since` are never too old for it. */
     const usableKeys = (now: number, since = now): KeysById | undefined =>
@@ -290,11 +304,11 @@ export const make = (
         const jws = parsed.right
         return Effect.flatMap(
           keyFor(jws.kid),
-          (key) => verifySignature(jws, key) ? checkClaims(jws.payload) : new BadSignature({ kid: jws.kid })
+          (key) => verifySignature(jws, key) ? checkClaims(jws.payload, jws.kid, key) : new BadSignature({ kid: jws.kid })
         )
       })
 
-    const checkClaims = (json: string): Either.Either<Verified, InvalidToken> => {
+    const checkClaims = (json: string, kid: string, key: KeyObject): Either.Either<Verified, InvalidToken> => {
       const decoded = readClaims(json)
       if (Either.isLeft(decoded)) return Either.left(new MalformedToken({ reason: decoded.left }))
       const claims = decoded.right
@@ -331,6 +345,8 @@ export const make = (
           issued_at: DateTime.unsafeMake(claims.iat * 1000),
           expires_at: DateTime.unsafeMake(claims.exp * 1000)
         }, { disableValidation: true }),
+        kid,
+        key,
         issuedAt: claims.iat * 1000,
         notBefore: claims.nbf === undefined ? undefined : claims.nbf * 1000,
         expiresAt: claims.exp * 1000
@@ -398,8 +414,11 @@ export const make = (
         const digest = hash("sha256", raw, "base64")
         const now = clock.unsafeCurrentTimeMillis()
         const cached = verifiedTokens.get(digest)
-        // Never served past `exp`, whatever the tolerance: a token that old is verified afresh.
-        if (cached !== undefined && now < cached.expiresAt) return admit(cached, now, call)
+        // Never served past `exp`, whatever the tolerance, nor once its key left the key set or got too
+        // old to serve: such a token is verified afresh, and fails as a fresh one would.
+        if (cached !== undefined && now < cached.expiresAt && usableKeys(now)?.get(cached.kid) === cached.key) {
+          return admit(cached, now, call)
+        }
         if (cached !== undefined) verifiedTokens.delete(digest)
         return Effect.flatMap(verifyToken(raw), (verified) => {
           const now = clock.unsafeCurrentTimeMillis()
