@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, DateTime, Effect, Either, Fiber, Redacted, TestClock } from "effect"
+import { Clock, DateTime, Duration, Effect, Either, Fiber, Redacted, TestClock } from "effect"
 import { CompactSign, SignJWT } from "jose"
 import type { JwksAnswer, VerifyError } from "../src/index.js"
 import { hasScopes, isInvalidToken, M2MTokenVerifier, missingScopes, scopeSatisfies } from "../src/index.js"
@@ -464,6 +464,32 @@ describe("M2MTokenVerifier.authenticate", () => {
         source.broken = false
         yield* TestClock.adjust("10 minutes")
         expect((yield* verifier.authenticate(yield* freshToken(key))).client_id).toMatch(/^m2m-client-/)
+      }))
+
+    it.scoped("serves keys given with no source to fetch them from for as long as it runs", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(start)
+        const key = yield* signingKey("jwk-test-current")
+        const verifier = yield* M2MTokenVerifier.make({ projectId, keys: jwks(key) })
+        // There is nothing to refetch them from, so no outage for them to outlast.
+        yield* TestClock.adjust("25 hours")
+        expect((yield* verifier.authenticate(yield* freshToken(key))).client_id).toMatch(/^m2m-client-/)
+      }))
+
+    it.scoped("refetches for an unknown kid after the clock was set back", () =>
+      Effect.gen(function*() {
+        const { answer, key, source, verifier } = yield* withSource({ refreshInterval: Duration.infinity })
+        const next = yield* signingKey("jwk-test-next")
+        expect(yield* failure(verifier.authenticate(yield* freshToken(next)))).toMatchObject({
+          _tag: "UnknownSigningKey"
+        })
+        expect(source.fetches).toBe(1)
+        // An NTP correction, say: the last attempt now looks an hour in the future.
+        yield* TestClock.setTime(start - 3_600_000)
+        answer.current = jwks(key, next)
+        yield* TestClock.adjust("1 minute")
+        expect((yield* verifier.authenticate(yield* freshToken(next))).client_id).toMatch(/^m2m-client-/)
+        expect(source.fetches).toBe(2)
       }))
 
     it.scoped("on a cold start in an outage, fails with KeysUnavailable and retries once per cooldown", () =>

@@ -184,7 +184,10 @@ export const make = (
       const given = yield* Effect.either(importKeys(options.keys))
       if (Either.isRight(given)) {
         state.keys = given.right
-        state.fetchedAt = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+        // With no source they are never refetched, so never too old: no outage for them to outlast.
+        state.fetchedAt = fetchKeys === undefined
+          ? Number.POSITIVE_INFINITY
+          : yield* Effect.clockWith((clock) => clock.currentTimeMillis)
       }
     }
 
@@ -241,9 +244,13 @@ export const make = (
       return kept
     }
 
-    /** The keys, unless older than `maxKeysAge`; keys fetched since `since` are never too old for it. */
-    const usableKeys = (now: number, since = now): KeysById | undefined =>
-      state.keys !== undefined && (now - state.fetchedAt <= maxKeysAge || state.fetchedAt >= since)
+    /**
+     * The keys, unless `maxKeysAge` old or older (so 0 is never, as the memory layer needs on a clock
+     * that does not move); keys fetched since `since`, once this call fetched, are never too old for it.
+     */
+    const usableKeys = (now: number, since?: number): KeysById | undefined =>
+      state.keys !== undefined &&
+        (now - state.fetchedAt < maxKeysAge || (since !== undefined && state.fetchedAt >= since))
         ? state.keys
         : undefined
 
@@ -279,7 +286,9 @@ export const make = (
         const now = clock.unsafeCurrentTimeMillis()
         const key = usableKeys(now)?.get(kid)
         if (key !== undefined) return Effect.succeed(key)
-        const worthFetching = state.inflight !== undefined || now - state.attemptedAt >= cooldownMillis
+        // A last attempt in the future is a clock set back: its cooldown cannot be told, so it is over.
+        const worthFetching = state.inflight !== undefined || now - state.attemptedAt >= cooldownMillis ||
+          now < state.attemptedAt
         if (!worthFetching) return decide(kid, now, now)
         return Effect.zipRight(refresh, Effect.clockWith((clock) => decide(kid, clock.unsafeCurrentTimeMillis(), now)))
       })
