@@ -121,6 +121,15 @@ describe("M2MTokenVerifier.authenticate", () => {
         _tag: "MalformedToken",
         reason: "the header names no key (kid)"
       }],
+      // The kid reaches an error's message, so logs: an attacker's 5,000 characters or forged log line stay out.
+      ["a kid longer than a key id", (key) => sign(key, m2mClaims(start / 1000), { kid: "k".repeat(257) }), {
+        _tag: "MalformedToken",
+        reason: "the header's kid is not a key id"
+      }],
+      ["a kid with a line break", (key) => sign(key, m2mClaims(start / 1000), { kid: "jwk-test\nINFO forged" }), {
+        _tag: "MalformedToken",
+        reason: "the header's kid is not a key id"
+      }],
       ["a token without exp", (key) => sign(key, m2mClaims(start / 1000, { exp: undefined })), {
         _tag: "MalformedToken",
         reason: "the exp claim is missing"
