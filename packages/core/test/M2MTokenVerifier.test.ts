@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, DateTime, Duration, Effect, Either, Fiber, Redacted, TestClock } from "effect"
 import { CompactSign, SignJWT } from "jose"
+import { generateKeyPairSync } from "node:crypto"
 import type { JwksAnswer, VerifyError } from "../src/index.js"
 import { hasScopes, isInvalidToken, M2MTokenVerifier, missingScopes, scopeSatisfies } from "../src/index.js"
 import type { SigningKey } from "./signing.js"
@@ -473,6 +474,25 @@ describe("M2MTokenVerifier.authenticate", () => {
         source.broken = false
         yield* TestClock.adjust("10 minutes")
         expect((yield* verifier.authenticate(yield* freshToken(key))).client_id).toMatch(/^m2m-client-/)
+      }))
+
+    it.scoped("says why keys given up front are unusable: a 1024-bit key, an EC key, RS512, encryption", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(start)
+        const key = yield* signingKey("jwk-test-current")
+        const short = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ format: "jwk" })
+        const ec = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ format: "jwk" })
+        const keys = [
+          { ...short, kid: key.kid },
+          { ...ec, kid: key.kid },
+          { ...key.jwk, alg: "RS512" },
+          { ...key.jwk, use: "enc" }
+        ] as unknown as JwksAnswer["keys"]
+        const verifier = yield* M2MTokenVerifier.make({ projectId, keys: { keys } })
+        expect(yield* failure(verifier.authenticate(yield* freshToken(key)))).toMatchObject({
+          _tag: "KeysUnavailable",
+          reason: "the key set holds no usable RS256 key"
+        })
       }))
 
     it.scoped("serves keys given with no source to fetch them from for as long as it runs", () =>

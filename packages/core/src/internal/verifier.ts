@@ -188,6 +188,9 @@ export const make = (
         state.fetchedAt = fetchKeys === undefined
           ? Number.POSITIVE_INFINITY
           : yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+      } else {
+        // Why, until a fetch says otherwise: not "the key set has not been fetched yet".
+        state.failure = given.left
       }
     }
 
