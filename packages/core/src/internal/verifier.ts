@@ -316,7 +316,8 @@ export const make = (
         const jws = parsed.right
         return Effect.flatMap(
           keyFor(jws.kid),
-          (key) => verifySignature(jws, key) ? checkClaims(jws.payload, jws.kid, key) : new BadSignature({ kid: jws.kid })
+          (key) =>
+            verifySignature(jws, key) ? checkClaims(jws.payload, jws.kid, key) : new BadSignature({ kid: jws.kid })
         )
       })
 
