@@ -495,6 +495,22 @@ describe("M2MTokenVerifier.authenticate", () => {
         })
       }))
 
+    it.scoped("verifies with each key a kid names when the key set names two under one kid", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(start)
+        const first = yield* signingKey("jwk-test-twice", "first")
+        const second = yield* signingKey("jwk-test-twice", "second")
+        const other = yield* signingKey("jwk-test-twice", "other")
+        const verifier = yield* M2MTokenVerifier.make({ projectId, keys: jwks(first, second) })
+        // Whatever their order, a token either key signed verifies; neither is picked by position.
+        expect((yield* verifier.authenticate(yield* freshToken(first))).client_id).toMatch(/^m2m-client-/)
+        expect((yield* verifier.authenticate(yield* freshToken(second))).client_id).toMatch(/^m2m-client-/)
+        expect(yield* failure(verifier.authenticate(yield* freshToken(other)))).toMatchObject({
+          _tag: "BadSignature",
+          kid: "jwk-test-twice"
+        })
+      }))
+
     it.scoped("serves keys given with no source to fetch them from for as long as it runs", () =>
       Effect.gen(function*() {
         yield* TestClock.setTime(start)

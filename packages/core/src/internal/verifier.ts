@@ -59,7 +59,8 @@ const registeredClaims: ReadonlySet<string> = new Set(["sub", "iss", "aud", "sco
 // ---------------------------------------------------------------------------------------------------
 // Keys
 
-type KeysById = ReadonlyMap<string, KeyObject>
+/** Every key under its `kid`: a key set that names two under one `kid` is served both, in order. */
+type KeysById = ReadonlyMap<string, ReadonlyArray<KeyObject>>
 
 /** A JWK this verifier would verify with: RSA, for signatures, RS256 or unspecified. */
 const isSigningKey = (jwk: Jwk): boolean =>
@@ -81,7 +82,15 @@ const importKeys = (answer: JwksAnswer): Effect.Effect<KeysById, KeysUnavailable
         )
       )
     )
-    return new Map(imported.filter((entry) => entry !== undefined))
+    const keys = new Map<string, Array<KeyObject>>()
+    for (const entry of imported) {
+      if (entry === undefined) continue
+      const [kid, key] = entry
+      const under = keys.get(kid) ?? []
+      // The same key listed twice is one key: a bad signature is checked against it once.
+      if (!under.some((was) => was.equals(key))) keys.set(kid, [...under, key])
+    }
+    return keys as KeysById
   }).pipe(
     Effect.filterOrFail(
       (keys) => keys.size > 0,
@@ -239,10 +248,10 @@ export const make = (
     /** The fresh keys, with each one unchanged since `previous` kept as it was, so its cached tokens stay served. */
     const keepingKeys = (previous: KeysById | undefined, fresh: KeysById): KeysById => {
       if (previous === undefined) return fresh
-      const kept = new Map<string, KeyObject>()
-      for (const [kid, key] of fresh) {
-        const old = previous.get(kid)
-        kept.set(kid, old !== undefined && old.equals(key) ? old : key)
+      const kept = new Map<string, ReadonlyArray<KeyObject>>()
+      for (const [kid, keys] of fresh) {
+        const old = previous.get(kid) ?? []
+        kept.set(kid, keys.map((key) => old.find((was) => was.equals(key)) ?? key))
       }
       return kept
     }
@@ -270,7 +279,7 @@ export const make = (
       kid: string,
       now: number,
       since: number
-    ): Either.Either<KeyObject, UnknownSigningKey | KeysUnavailable> => {
+    ): Either.Either<ReadonlyArray<KeyObject>, UnknownSigningKey | KeysUnavailable> => {
       const keys = usableKeys(now, since)
       if (keys === undefined) return Either.left(unavailable())
       const key = keys.get(kid)
@@ -281,10 +290,10 @@ export const make = (
     }
 
     /**
-     * The key for a `kid`. Warm and known: at once. Otherwise (cold, unknown `kid`, keys too old) one
+     * The keys under a `kid`. Warm and known: at once. Otherwise (cold, unknown `kid`, keys too old) one
      * fetch, joined if one is under way, and started only if the last began a cooldown ago or more.
      */
-    const keyFor = (kid: string): Effect.Effect<KeyObject, UnknownSigningKey | KeysUnavailable> =>
+    const keyFor = (kid: string): Effect.Effect<ReadonlyArray<KeyObject>, UnknownSigningKey | KeysUnavailable> =>
       Effect.clockWith((clock) => {
         const now = clock.unsafeCurrentTimeMillis()
         const key = usableKeys(now)?.get(kid)
@@ -316,8 +325,10 @@ export const make = (
         const jws = parsed.right
         return Effect.flatMap(
           keyFor(jws.kid),
-          (key) =>
-            verifySignature(jws, key) ? checkClaims(jws.payload, jws.kid, key) : new BadSignature({ kid: jws.kid })
+          (keys) => {
+            const key = keys.find((key) => verifySignature(jws, key))
+            return key !== undefined ? checkClaims(jws.payload, jws.kid, key) : new BadSignature({ kid: jws.kid })
+          }
         )
       })
 
@@ -429,7 +440,10 @@ export const make = (
         const cached = verifiedTokens.get(digest)
         // Never served past `exp`, whatever the tolerance, nor once its key left the key set or got too
         // old to serve: such a token is verified afresh, and fails as a fresh one would.
-        if (cached !== undefined && now < cached.expiresAt && usableKeys(now)?.get(cached.kid) === cached.key) {
+        if (
+          cached !== undefined && now < cached.expiresAt &&
+          usableKeys(now)?.get(cached.kid)?.includes(cached.key) === true
+        ) {
           return admit(cached, now, call)
         }
         if (cached !== undefined) verifiedTokens.delete(digest)
