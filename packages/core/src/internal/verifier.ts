@@ -2,7 +2,7 @@
  * The verifier behind `M2MTokenVerifier.make`: a key cache with one fetch in flight at most, a
  * background refresh and a bounded outage allowance; jose to import the keys and `./jws.js` (jose's
  * checks, `node:crypto`'s synchronous RSA verify) for the signature; and a bounded cache of verified
- * tokens that is re-checked against each call's options.
+ * tokens that is re-checked against each call's options and the current key set.
  *
  * The caches are plain mutable state on purpose: each read and write happens between two yields of
  * one fiber, so nothing interleaves, and the warm path (a cached token) stays a hash, a `Map` lookup
