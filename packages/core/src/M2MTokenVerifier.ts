@@ -276,10 +276,14 @@ export declare namespace M2MTokenVerifier {
     readonly cooldown?: Duration.DurationInput | undefined
     /**
      * How long the last good keys keep serving after the last successful fetch, through an outage.
-     * Default 24 hours: Stytch serves an old key for a month after a rotation.
+     * Default 24 hours: Stytch serves an old key for a month after a rotation. Cached tokens are held to
+     * it too; keys given with no `fetchKeys` never age.
      */
     readonly maxKeysAge?: Duration.DurationInput | undefined
-    /** How many verified tokens to keep. Default 10,000; 0 turns the cache off. */
+    /**
+     * How many verified tokens to keep. Default 10,000; 0 turns the cache off. A cached token is served
+     * only while the key that verified it is still in the key set and usable.
+     */
     readonly cacheSize?: number | undefined
   }
 }

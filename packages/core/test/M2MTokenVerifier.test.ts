@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, DateTime, Effect, Either, Fiber, Redacted, TestClock } from "effect"
+import { Clock, DateTime, Duration, Effect, Either, Fiber, Redacted, TestClock } from "effect"
 import { CompactSign, SignJWT } from "jose"
+import { generateKeyPairSync } from "node:crypto"
 import type { JwksAnswer, VerifyError } from "../src/index.js"
 import { hasScopes, isInvalidToken, M2MTokenVerifier, missingScopes, scopeSatisfies } from "../src/index.js"
 import type { SigningKey } from "./signing.js"
@@ -120,6 +121,15 @@ describe("M2MTokenVerifier.authenticate", () => {
       ["a token without kid", (key) => sign(key, m2mClaims(start / 1000), { kid: undefined }), {
         _tag: "MalformedToken",
         reason: "the header names no key (kid)"
+      }],
+      // The kid reaches an error's message, so logs: an attacker's 5,000 characters or forged log line stay out.
+      ["a kid longer than a key id", (key) => sign(key, m2mClaims(start / 1000), { kid: "k".repeat(257) }), {
+        _tag: "MalformedToken",
+        reason: "the header's kid is not a key id"
+      }],
+      ["a kid with a line break", (key) => sign(key, m2mClaims(start / 1000), { kid: "jwk-test\nINFO forged" }), {
+        _tag: "MalformedToken",
+        reason: "the header's kid is not a key id"
       }],
       ["a token without exp", (key) => sign(key, m2mClaims(start / 1000, { exp: undefined })), {
         _tag: "MalformedToken",
@@ -263,27 +273,53 @@ describe("M2MTokenVerifier.authenticate", () => {
   describe("the verified-token cache", () => {
     it.scoped("serves a repeated token without verifying it again", () =>
       Effect.gen(function*() {
+        const { key } = yield* setup()
+        const cached = yield* M2MTokenVerifier.make({ projectId, keys: jwks(key) })
+        const uncached = yield* M2MTokenVerifier.make({ projectId, keys: jwks(key), cacheSize: 0 })
+        const token = yield* freshToken(key)
+        // A verification builds the client anew; a cache hit hands back the one it built.
+        expect(yield* cached.authenticate(token)).toBe(yield* cached.authenticate(token))
+        expect(yield* uncached.authenticate(token)).not.toBe(yield* uncached.authenticate(token))
+      }))
+
+    it.scoped("serves a cached token only while its key is in the key set, refreshed or not", () =>
+      Effect.gen(function*() {
         const answer = { current: {} as JwksAnswer }
         const { key } = yield* setup()
         answer.current = jwks(key)
         const source = countingSource(answer)
-        const cached = yield* M2MTokenVerifier.make({ projectId, keys: jwks(key), fetchKeys: source.fetch })
-        const uncached = yield* M2MTokenVerifier.make({
+        const verifier = yield* M2MTokenVerifier.make({ projectId, keys: jwks(key), fetchKeys: source.fetch })
+        // A token forged with a leaked key can carry any exp: removing the key must end it.
+        const token = yield* sign(key, m2mClaims(start / 1000, { exp: start / 1000 + 365 * 86_400 }))
+        const client = yield* verifier.authenticate(token)
+        yield* TestClock.adjust("5 minutes")
+        expect(source.fetches).toBe(1)
+        // The same key refetched: still served from the cache.
+        expect(yield* verifier.authenticate(token)).toBe(client)
+        answer.current = jwks(yield* signingKey("jwk-test-next"))
+        yield* TestClock.adjust("5 minutes")
+        expect(source.fetches).toBe(2)
+        expect(yield* failure(verifier.authenticate(token))).toMatchObject({ _tag: "UnknownSigningKey" })
+      }))
+
+    it.scoped("serves a cached token only while its keys are young enough to serve a fresh one", () =>
+      Effect.gen(function*() {
+        const answer = { current: {} as JwksAnswer }
+        const { key } = yield* setup()
+        answer.current = jwks(key)
+        const source = countingSource(answer)
+        const verifier = yield* M2MTokenVerifier.make({
           projectId,
           keys: jwks(key),
           fetchKeys: source.fetch,
-          cacheSize: 0
+          maxKeysAge: "30 minutes"
         })
         const token = yield* freshToken(key)
-        yield* cached.authenticate(token)
-        yield* uncached.authenticate(token)
-        // The key leaves the key set: only a verification that checks the signature again notices.
-        const other = yield* signingKey("jwk-test-next")
-        answer.current = jwks(other)
-        yield* TestClock.adjust("5 minutes")
-        expect(source.fetches).toBe(2)
-        expect((yield* cached.authenticate(token)).client_id).toMatch(/^m2m-client-/)
-        expect(yield* failure(uncached.authenticate(token))).toMatchObject({ _tag: "UnknownSigningKey" })
+        yield* verifier.authenticate(token)
+        source.broken = true
+        yield* TestClock.adjust("31 minutes")
+        expect(yield* failure(verifier.authenticate(yield* freshToken(key)))).toMatchObject({ _tag: "KeysUnavailable" })
+        expect(yield* failure(verifier.authenticate(token))).toMatchObject({ _tag: "KeysUnavailable" })
       }))
 
     it.scoped("checks a cached token against each call's options, and never serves it past exp", () =>
@@ -318,24 +354,16 @@ describe("M2MTokenVerifier.authenticate", () => {
 
     it.scoped("is bounded: past its size the oldest entry is verified afresh", () =>
       Effect.gen(function*() {
-        const answer = { current: {} as JwksAnswer }
         const { key } = yield* setup()
-        answer.current = jwks(key)
-        const source = countingSource(answer)
-        const verifier = yield* M2MTokenVerifier.make({
-          projectId,
-          keys: jwks(key),
-          fetchKeys: source.fetch,
-          cacheSize: 1
-        })
+        const verifier = yield* M2MTokenVerifier.make({ projectId, keys: jwks(key), cacheSize: 1 })
         const first = yield* freshToken(key, { scope: "a" })
         const second = yield* freshToken(key, { scope: "b" })
-        yield* verifier.authenticate(first)
-        yield* verifier.authenticate(second)
-        answer.current = jwks(yield* signingKey("jwk-test-next"))
-        yield* TestClock.adjust("5 minutes")
-        expect((yield* verifier.authenticate(second)).scopes).toEqual(["b"])
-        expect(yield* failure(verifier.authenticate(first))).toMatchObject({ _tag: "UnknownSigningKey" })
+        const firstClient = yield* verifier.authenticate(first)
+        const secondClient = yield* verifier.authenticate(second)
+        expect(yield* verifier.authenticate(second)).toBe(secondClient)
+        const again = yield* verifier.authenticate(first)
+        expect(again).not.toBe(firstClient)
+        expect(again.scopes).toEqual(["a"])
       }))
   })
 
@@ -446,6 +474,67 @@ describe("M2MTokenVerifier.authenticate", () => {
         source.broken = false
         yield* TestClock.adjust("10 minutes")
         expect((yield* verifier.authenticate(yield* freshToken(key))).client_id).toMatch(/^m2m-client-/)
+      }))
+
+    it.scoped("says why keys given up front are unusable: a 1024-bit key, an EC key, RS512, encryption", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(start)
+        const key = yield* signingKey("jwk-test-current")
+        const short = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ format: "jwk" })
+        const ec = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ format: "jwk" })
+        const keys = [
+          { ...short, kid: key.kid },
+          { ...ec, kid: key.kid },
+          { ...key.jwk, alg: "RS512" },
+          { ...key.jwk, use: "enc" }
+        ] as unknown as JwksAnswer["keys"]
+        const verifier = yield* M2MTokenVerifier.make({ projectId, keys: { keys } })
+        expect(yield* failure(verifier.authenticate(yield* freshToken(key)))).toMatchObject({
+          _tag: "KeysUnavailable",
+          reason: "the key set holds no usable RS256 key"
+        })
+      }))
+
+    it.scoped("verifies with each key a kid names when the key set names two under one kid", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(start)
+        const first = yield* signingKey("jwk-test-twice", "first")
+        const second = yield* signingKey("jwk-test-twice", "second")
+        const other = yield* signingKey("jwk-test-twice", "other")
+        const verifier = yield* M2MTokenVerifier.make({ projectId, keys: jwks(first, second) })
+        // Whatever their order, a token either key signed verifies; neither is picked by position.
+        expect((yield* verifier.authenticate(yield* freshToken(first))).client_id).toMatch(/^m2m-client-/)
+        expect((yield* verifier.authenticate(yield* freshToken(second))).client_id).toMatch(/^m2m-client-/)
+        expect(yield* failure(verifier.authenticate(yield* freshToken(other)))).toMatchObject({
+          _tag: "BadSignature",
+          kid: "jwk-test-twice"
+        })
+      }))
+
+    it.scoped("serves keys given with no source to fetch them from for as long as it runs", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(start)
+        const key = yield* signingKey("jwk-test-current")
+        const verifier = yield* M2MTokenVerifier.make({ projectId, keys: jwks(key) })
+        // There is nothing to refetch them from, so no outage for them to outlast.
+        yield* TestClock.adjust("25 hours")
+        expect((yield* verifier.authenticate(yield* freshToken(key))).client_id).toMatch(/^m2m-client-/)
+      }))
+
+    it.scoped("refetches for an unknown kid after the clock was set back", () =>
+      Effect.gen(function*() {
+        const { answer, key, source, verifier } = yield* withSource({ refreshInterval: Duration.infinity })
+        const next = yield* signingKey("jwk-test-next")
+        expect(yield* failure(verifier.authenticate(yield* freshToken(next)))).toMatchObject({
+          _tag: "UnknownSigningKey"
+        })
+        expect(source.fetches).toBe(1)
+        // An NTP correction, say: the last attempt now looks an hour in the future.
+        yield* TestClock.setTime(start - 3_600_000)
+        answer.current = jwks(key, next)
+        yield* TestClock.adjust("1 minute")
+        expect((yield* verifier.authenticate(yield* freshToken(next))).client_id).toMatch(/^m2m-client-/)
+        expect(source.fetches).toBe(2)
       }))
 
     it.scoped("on a cold start in an outage, fails with KeysUnavailable and retries once per cooldown", () =>

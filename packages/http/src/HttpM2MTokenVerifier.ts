@@ -15,9 +15,9 @@
 import type { HttpClientError } from "@effect/platform"
 import { HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import type { JwksAnswer as JwksAnswerType } from "@stytch-effect/core"
-import { JwksAnswer, jwksRoute, KeysUnavailable, M2MTokenVerifier, projectPath } from "@stytch-effect/core"
+import { Jwk, JwksAnswer, jwksRoute, KeysUnavailable, M2MTokenVerifier, projectPath } from "@stytch-effect/core"
 import type { Cause, ParseResult, Scope } from "effect"
-import { Config, ConfigError, Duration, Effect, Either, Layer, Option } from "effect"
+import { Config, ConfigError, Duration, Effect, Either, Layer, Option, Schema } from "effect"
 import { userAgent } from "./HttpM2MClients.js"
 import { apiClient } from "./internal/apiClient.js"
 import { projectOrigin, resolveBaseUrl } from "./internal/baseUrl.js"
@@ -68,6 +68,20 @@ const describeFailure = (
 }
 
 /**
+ * A key set whose keys are read one by one: a key that is not a JWK (null, a numeric `kid`) is left
+ * out like one of an unknown `kty`, instead of making the whole set, its good keys too, unusable.
+ */
+const LenientJwks = Schema.transform(
+  Schema.Struct({ ...JwksAnswer.fields, keys: Schema.Array(Schema.Unknown) }),
+  Schema.typeSchema(JwksAnswer),
+  {
+    strict: true,
+    decode: (answer) => ({ ...answer, keys: answer.keys.filter(Schema.is(Jwk)) }),
+    encode: (answer) => answer
+  }
+)
+
+/**
  * The key set at `path` over `client` (one made by `apiClient`: the base URL, our headers, no redirect
  * followed, so keys never come from another origin): a 2XX JSON JWKS, or `KeysUnavailable` saying what
  * came back instead (a status, a redirect, no connection, no answer in time, a body that is not a key set).
@@ -81,7 +95,7 @@ export const fetchKeys = (
   // The key set is Stytch's, not ours to trace into: no trace headers.
   const ok = client.pipe(HttpClient.filterStatusOk, HttpClient.withTracerPropagation(false))
   return ok.execute(request).pipe(
-    Effect.flatMap(HttpClientResponse.schemaBodyJson(JwksAnswer)),
+    Effect.flatMap(HttpClientResponse.schemaBodyJson(LenientJwks)),
     Effect.scoped,
     Effect.timeout(timeout),
     Effect.mapError((error) => new KeysUnavailable({ reason: describeFailure(error, timeout) }))

@@ -109,6 +109,21 @@ describe("HttpM2MTokenVerifier", () => {
       expect(result).toMatchObject({ _tag: "Left", left: { _tag: "KeysUnavailable", reason } })
     }))
 
+  it.scopedLive.each(
+    [
+      ["a null entry", null],
+      ["a kid that is a number", { kty: "RSA", kid: 5 }],
+      ["key_ops that is a string", { kty: "EC", kid: "jwk-test-ec", key_ops: "verify" }]
+    ] as const
+  )("verifies with the good keys of a set that also holds %s", ([, bad]) =>
+    Effect.gen(function*() {
+      const key = yield* signingKey("jwk-test-a")
+      const body = JSON.stringify({ keys: [bad, ...key.jwks.keys] })
+      const server = keySetServer(() => ({ status: 200, body }))
+      const result = yield* verify({ projectId }, token(key)).pipe(Effect.provide(server.layer))
+      expect(result._tag).toBe("Right")
+    }))
+
   it.scopedLive("uses keys given up front without fetching", () =>
     Effect.gen(function*() {
       const key = yield* signingKey("jwk-test-a")

@@ -38,6 +38,23 @@ const decodeSegment = (segment: string): Buffer | undefined => {
   return bytes.toString("base64url") === segment ? bytes : undefined
 }
 
+/** Stytch's are about 45 characters; any key id is far shorter than this. */
+const maxKidLength = 256
+
+/**
+ * Whether a `kid` could name a key: short, and no control or line-break character. It goes into
+ * `UnknownSigningKey`'s message, so into logs, where an attacker's 5,000 characters or forged log
+ * line do not belong.
+ */
+const isKeyId = (kid: string): boolean => {
+  if (kid.length === 0 || kid.length > maxKidLength) return false
+  for (let i = 0; i < kid.length; i++) {
+    const code = kid.charCodeAt(i)
+    if (code < 0x20 || (code >= 0x7f && code < 0xa0) || code === 0x2028 || code === 0x2029) return false
+  }
+  return true
+}
+
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
 
@@ -88,6 +105,7 @@ export const parseCompact = (token: string): Either.Either<CompactJws, string> =
   }
   const kid = header["kid"]
   if (typeof kid !== "string" || kid.length === 0) return Either.left("the header names no key (kid)")
+  if (!isKeyId(kid)) return Either.left("the header's kid is not a key id")
   const payload = decodeSegment(payloadSegment)
   if (payload === undefined) return Either.left("the payload is not base64url")
   const signature = decodeSegment(signatureSegment)

@@ -2,7 +2,7 @@
  * The verifier behind `M2MTokenVerifier.make`: a key cache with one fetch in flight at most, a
  * background refresh and a bounded outage allowance; jose to import the keys and `./jws.js` (jose's
  * checks, `node:crypto`'s synchronous RSA verify) for the signature; and a bounded cache of verified
- * tokens that is re-checked against each call's options.
+ * tokens that is re-checked against each call's options and the current key set.
  *
  * The caches are plain mutable state on purpose: each read and write happens between two yields of
  * one fiber, so nothing interleaves, and the warm path (a cached token) stays a hash, a `Map` lookup
@@ -59,7 +59,8 @@ const registeredClaims: ReadonlySet<string> = new Set(["sub", "iss", "aud", "sco
 // ---------------------------------------------------------------------------------------------------
 // Keys
 
-type KeysById = ReadonlyMap<string, KeyObject>
+/** Every key under its `kid`: a key set that names two under one `kid` is served both, in order. */
+type KeysById = ReadonlyMap<string, ReadonlyArray<KeyObject>>
 
 /** A JWK this verifier would verify with: RSA, for signatures, RS256 or unspecified. */
 const isSigningKey = (jwk: Jwk): boolean =>
@@ -81,7 +82,15 @@ const importKeys = (answer: JwksAnswer): Effect.Effect<KeysById, KeysUnavailable
         )
       )
     )
-    return new Map(imported.filter((entry) => entry !== undefined))
+    const keys = new Map<string, Array<KeyObject>>()
+    for (const entry of imported) {
+      if (entry === undefined) continue
+      const [kid, key] = entry
+      const under = keys.get(kid) ?? []
+      // The same key listed twice is one key: a bad signature is checked against it once.
+      if (!under.some((was) => was.equals(key))) keys.set(kid, [...under, key])
+    }
+    return keys as KeysById
   }).pipe(
     Effect.filterOrFail(
       (keys) => keys.size > 0,
@@ -106,6 +115,9 @@ interface KeyState {
 /** What a token's signature and fixed claims established; the time and scope checks run on every call. */
 interface Verified {
   readonly client: AuthenticatedClient
+  /** The key that verified it: a cached token is served only while the key set still holds this key. */
+  readonly kid: string
+  readonly key: KeyObject
   readonly issuedAt: number
   readonly notBefore: number | undefined
   readonly expiresAt: number
@@ -181,7 +193,13 @@ export const make = (
       const given = yield* Effect.either(importKeys(options.keys))
       if (Either.isRight(given)) {
         state.keys = given.right
-        state.fetchedAt = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+        // With no source they are never refetched, so never too old: no outage for them to outlast.
+        state.fetchedAt = fetchKeys === undefined
+          ? Number.POSITIVE_INFINITY
+          : yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+      } else {
+        // Why, until a fetch says otherwise: not "the key set has not been fetched yet".
+        state.failure = given.left
       }
     }
 
@@ -202,7 +220,7 @@ export const make = (
         Effect.flatMap((exit) =>
           Effect.clockWith((clock) => {
             if (Exit.isSuccess(exit)) {
-              state.keys = exit.value
+              state.keys = keepingKeys(state.keys, exit.value)
               state.fetchedAt = clock.unsafeCurrentTimeMillis()
               state.failure = undefined
             } else {
@@ -227,9 +245,24 @@ export const make = (
       )
     })
 
-    /** The keys, unless older than `maxKeysAge`; keys fetched since `since` are never too old for it. */
-    const usableKeys = (now: number, since = now): KeysById | undefined =>
-      state.keys !== undefined && (now - state.fetchedAt <= maxKeysAge || state.fetchedAt >= since)
+    /** The fresh keys, with each one unchanged since `previous` kept as it was, so its cached tokens stay served. */
+    const keepingKeys = (previous: KeysById | undefined, fresh: KeysById): KeysById => {
+      if (previous === undefined) return fresh
+      const kept = new Map<string, ReadonlyArray<KeyObject>>()
+      for (const [kid, keys] of fresh) {
+        const old = previous.get(kid) ?? []
+        kept.set(kid, keys.map((key) => old.find((was) => was.equals(key)) ?? key))
+      }
+      return kept
+    }
+
+    /**
+     * The keys, unless `maxKeysAge` old or older (so 0 is never, as the memory layer needs on a clock
+     * that does not move); keys fetched since `since`, once this call fetched, are never too old for it.
+     */
+    const usableKeys = (now: number, since?: number): KeysById | undefined =>
+      state.keys !== undefined &&
+        (now - state.fetchedAt < maxKeysAge || (since !== undefined && state.fetchedAt >= since))
         ? state.keys
         : undefined
 
@@ -246,7 +279,7 @@ export const make = (
       kid: string,
       now: number,
       since: number
-    ): Either.Either<KeyObject, UnknownSigningKey | KeysUnavailable> => {
+    ): Either.Either<ReadonlyArray<KeyObject>, UnknownSigningKey | KeysUnavailable> => {
       const keys = usableKeys(now, since)
       if (keys === undefined) return Either.left(unavailable())
       const key = keys.get(kid)
@@ -257,15 +290,17 @@ export const make = (
     }
 
     /**
-     * The key for a `kid`. Warm and known: at once. Otherwise (cold, unknown `kid`, keys too old) one
+     * The keys under a `kid`. Warm and known: at once. Otherwise (cold, unknown `kid`, keys too old) one
      * fetch, joined if one is under way, and started only if the last began a cooldown ago or more.
      */
-    const keyFor = (kid: string): Effect.Effect<KeyObject, UnknownSigningKey | KeysUnavailable> =>
+    const keyFor = (kid: string): Effect.Effect<ReadonlyArray<KeyObject>, UnknownSigningKey | KeysUnavailable> =>
       Effect.clockWith((clock) => {
         const now = clock.unsafeCurrentTimeMillis()
         const key = usableKeys(now)?.get(kid)
         if (key !== undefined) return Effect.succeed(key)
-        const worthFetching = state.inflight !== undefined || now - state.attemptedAt >= cooldownMillis
+        // A last attempt in the future is a clock set back: its cooldown cannot be told, so it is over.
+        const worthFetching = state.inflight !== undefined || now - state.attemptedAt >= cooldownMillis ||
+          now < state.attemptedAt
         if (!worthFetching) return decide(kid, now, now)
         return Effect.zipRight(refresh, Effect.clockWith((clock) => decide(kid, clock.unsafeCurrentTimeMillis(), now)))
       })
@@ -290,11 +325,14 @@ export const make = (
         const jws = parsed.right
         return Effect.flatMap(
           keyFor(jws.kid),
-          (key) => verifySignature(jws, key) ? checkClaims(jws.payload) : new BadSignature({ kid: jws.kid })
+          (keys) => {
+            const key = keys.find((key) => verifySignature(jws, key))
+            return key !== undefined ? checkClaims(jws.payload, jws.kid, key) : new BadSignature({ kid: jws.kid })
+          }
         )
       })
 
-    const checkClaims = (json: string): Either.Either<Verified, InvalidToken> => {
+    const checkClaims = (json: string, kid: string, key: KeyObject): Either.Either<Verified, InvalidToken> => {
       const decoded = readClaims(json)
       if (Either.isLeft(decoded)) return Either.left(new MalformedToken({ reason: decoded.left }))
       const claims = decoded.right
@@ -331,6 +369,8 @@ export const make = (
           issued_at: DateTime.unsafeMake(claims.iat * 1000),
           expires_at: DateTime.unsafeMake(claims.exp * 1000)
         }, { disableValidation: true }),
+        kid,
+        key,
         issuedAt: claims.iat * 1000,
         notBefore: claims.nbf === undefined ? undefined : claims.nbf * 1000,
         expiresAt: claims.exp * 1000
@@ -398,8 +438,14 @@ export const make = (
         const digest = hash("sha256", raw, "base64")
         const now = clock.unsafeCurrentTimeMillis()
         const cached = verifiedTokens.get(digest)
-        // Never served past `exp`, whatever the tolerance: a token that old is verified afresh.
-        if (cached !== undefined && now < cached.expiresAt) return admit(cached, now, call)
+        // Never served past `exp`, whatever the tolerance, nor once its key left the key set or got too
+        // old to serve: such a token is verified afresh, and fails as a fresh one would.
+        if (
+          cached !== undefined && now < cached.expiresAt &&
+          usableKeys(now)?.get(cached.kid)?.includes(cached.key) === true
+        ) {
+          return admit(cached, now, call)
+        }
         if (cached !== undefined) verifiedTokens.delete(digest)
         return Effect.flatMap(verifyToken(raw), (verified) => {
           const now = clock.unsafeCurrentTimeMillis()
