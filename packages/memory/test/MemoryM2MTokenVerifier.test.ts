@@ -60,6 +60,32 @@ describe("MemoryM2MTokenVerifier", () => {
       })
     }).pipe(Effect.provide(TestLive)))
 
+  it.scoped("stops verifying a retired key's tokens at once, after reading the set that still served it", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(1_800_000_000_000)
+      const verifier = yield* M2MTokenVerifier
+      const before = yield* tokenFor([])
+      const keys = yield* SigningKeys
+      yield* keys.rotate
+      // The rotation's new kid makes the verifier read the key set, which still serves the old key.
+      yield* verifier.authenticate((yield* tokenFor([])).access_token)
+      expect((yield* verifier.authenticate(before.access_token)).client_id).toBe(before.client_id)
+      yield* keys.retire
+      expect(yield* Effect.flip(verifier.authenticate(before.access_token))).toMatchObject({
+        _tag: "UnknownSigningKey"
+      })
+    }).pipe(Effect.provide(TestLive)))
+
+  it.scoped("verifies tokens however far the clock moves with the same keys", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(1_800_000_000_000)
+      const verifier = yield* M2MTokenVerifier
+      yield* verifier.authenticate((yield* tokenFor([])).access_token)
+      yield* TestClock.adjust("400 days")
+      const later = yield* tokenFor([])
+      expect((yield* verifier.authenticate(later.access_token)).client_id).toBe(later.client_id)
+    }).pipe(Effect.provide(TestLive)))
+
   it.scoped("holds tokens to the project it is given", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(1_800_000_000_000)
