@@ -10,6 +10,19 @@ export const json = Options.boolean("json").pipe(
 
 export const clientId = Args.text({ name: "client-id" }).pipe(Args.withDescription("The client's id"))
 
+/**
+ * `@effect/cli` drops the empty values of a repeated option, so `--scope "$SCOPE"` with SCOPE unset
+ * would get a token with every scope, and `--id "$ID" --status active --yes` would act on every
+ * active client. Such a value is refused before the command line is parsed: the option, if any.
+ */
+export const emptyRepeatedValue = (argv: ReadonlyArray<string>): string | undefined => {
+  const clients = argv.indexOf("clients")
+  const filtering = clients >= 0 && ["list", "activate", "deactivate", "delete"].includes(argv[clients + 1] ?? "")
+  // `--scope` is repeated in every command that has it; `--name` and `--id` only as filters.
+  const repeated = filtering ? ["--scope", "--name", "--id"] : ["--scope"]
+  return argv.find((arg, i) => repeated.includes(arg) && argv[i + 1] !== undefined && argv[i + 1]!.trim() === "")
+}
+
 export const yes = Options.boolean("yes").pipe(
   Options.withAlias("y"),
   Options.withDescription("Do not ask for confirmation (for scripts)")
