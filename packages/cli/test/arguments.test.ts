@@ -49,5 +49,12 @@ describe.concurrent("stytch-m2m arguments", () => {
         expect(cleared.code).toBe(0)
         expect(jsonLines(cleared.stdout)[0].client.client_description).toBe("")
       }))
+
+    it.effect("verify refuses a negative --max-age as a usage error rather than reading it as zero", () =>
+      Effect.gen(function*() {
+        const env = yield* projectEnv
+        const result = yield* run(["verify", "--max-age", "-5 minutes"], { env, input: "x.y.z\n" })
+        expect(result.code).toBe(2)
+      }))
   })
 })

@@ -103,7 +103,8 @@ const tokenView = (issued: M2MToken) => ({
 const DurationText = Schema.transformOrFail(Schema.String, Schema.DurationFromSelf, {
   strict: true,
   decode: (text, _, ast) =>
-    Option.match(Duration.decodeUnknown(text.trim()), {
+    // Effect reads a negative duration as zero, which would refuse every token but the newest.
+    Option.match(text.trim().startsWith("-") ? Option.none() : Duration.decodeUnknown(text.trim()), {
       onNone: () =>
         ParseResult.fail(
           new ParseResult.Type(ast, text, "Expected a duration such as \"10 minutes\" or \"90 seconds\"")
