@@ -1,5 +1,6 @@
 /**
- * A rotation step whose outcome is unknown (no answer, a 5XX, Ctrl-C) says so, and how to end the rotation.
+ * An operation whose outcome is unknown (no answer, a 5XX, Ctrl-C) says so: bulk work, and a rotation step
+ * (with how to end the rotation).
  */
 import { describe, expect, layer } from "@effect/vitest"
 import { M2MClients } from "@stytch-effect/core"
@@ -11,9 +12,23 @@ import { build, cli } from "./support.js"
 beforeAll(build, 120_000)
 vi.setConfig({ testTimeout: 120_000 })
 
-describe.concurrent("stytch-m2m rotation outcomes", () => {
+describe.concurrent("stytch-m2m unknown outcomes", () => {
   layer(Emulator.layerMemory(), { excludeTestServices: true })("against an emulator with faults", (it) => {
     describe.sequential("unknown outcomes", () => {
+      it.effect("bulk work says which failures may have been carried out anyway", () =>
+        Effect.gen(function*() {
+          const clients = yield* M2MClients
+          yield* Effect.forEach(["unknown-0", "unknown-1"], (client_id) => clients.create({ client_id, scopes: [] }))
+          const { faults } = yield* Emulator
+          yield* faults.setRoute("delete", { commitThenFail: { share: 1, status: 500 } })
+          const result = yield* cli(["clients", "delete", "unknown-0", "unknown-1"]).pipe(Effect.ensuring(faults.clear))
+          expect(result.code).toBe(6)
+          // Both were deleted, though each answer was a 500: the summary must not leave them as simply not done.
+          expect(yield* Effect.isSuccess(clients.get({ client_id: "unknown-0" }))).toBe(false)
+          expect(result.stderr).toContain("failed 2: ServerError 2")
+          expect(result.stderr).toMatch(/outcome unknown for 2 .*may have been carried out/)
+        }))
+
       it.effect("rotate-start that may have started says how to cancel the rotation it could not show", () =>
         Effect.gen(function*() {
           const clients = yield* M2MClients
