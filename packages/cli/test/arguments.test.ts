@@ -5,6 +5,9 @@ import { describe, expect, layer } from "@effect/vitest"
 import { M2MClients } from "@stytch-effect/core"
 import { Emulator } from "@stytch-effect/emulator"
 import { Effect, Redacted } from "effect"
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { beforeAll, vi } from "vitest"
 import { build, cli, jsonLines, projectEnv, run } from "./support.js"
 
@@ -48,6 +51,19 @@ describe.concurrent("stytch-m2m arguments", () => {
         const cleared = yield* cli(["clients", "update", "empty-1", "--description", "", "--json"])
         expect(cleared.code).toBe(0)
         expect(jsonLines(cleared.stdout)[0].client.client_description).toBe("")
+      }))
+
+    it.effect("--emulator replaces a damaged cached signing key instead of dying", () =>
+      Effect.gen(function*() {
+        const cache = mkdtempSync(join(tmpdir(), "stytch-m2m-cache-"))
+        mkdirSync(join(cache, "stytch-m2m"))
+        writeFileSync(join(cache, "stytch-m2m", "emulator-signing-key.pem"), "not a key\n")
+        const result = yield* run(["--emulator", "clients", "get", "demo-billing-worker", "--json"], {
+          env: { XDG_CACHE_HOME: cache }
+        })
+        expect(result.stderr).not.toMatch(/ERROR|\n\s+at /)
+        expect(result.code).toBe(0)
+        expect(jsonLines(result.stdout)[0].client.client_id).toBe("demo-billing-worker")
       }))
 
     it.effect("verify refuses a negative --max-age as a usage error rather than reading it as zero", () =>
