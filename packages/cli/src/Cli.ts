@@ -28,6 +28,7 @@ import {
 } from "./internal/environment.js"
 import { describeFailure, ExitCode, exitCodeOf, UsageError } from "./internal/errors.js"
 import { secretsCommand } from "./internal/secrets.js"
+import { emptyRepeatedValue } from "./internal/shared.js"
 import { tokenCommand, verifyCommand } from "./internal/tokens.js"
 import { version } from "./internal/version.js"
 
@@ -71,7 +72,12 @@ const cli = Command.run(command, { name: "stytch-m2m", version })
  * standard error (usage errors have had their help printed by `@effect/cli` already).
  */
 export const main = (argv: ReadonlyArray<string>): Effect.Effect<ExitCode> =>
-  cli(argv).pipe(
+  Effect.suspend(() => {
+    const option = emptyRepeatedValue(argv)
+    return option === undefined ? cli(argv) : new UsageError({
+      message: `${option} was given an empty value (an unset variable?); it would be left out and select more`
+    })
+  }).pipe(
     Effect.as(ExitCode.ok),
     Effect.catchAll((error) =>
       ValidationError.isValidationError(error)

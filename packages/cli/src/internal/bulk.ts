@@ -8,7 +8,7 @@
  * still prints (then the process exits 130).
  */
 import { Clock, Console, Effect, Either, Exit, Fiber, Ref, Schedule } from "effect"
-import { BulkIncomplete, describeFailure } from "./errors.js"
+import { BulkIncomplete, describeFailure, ExitCode, exitCodeOf } from "./errors.js"
 import { note, printJson, writeStderr } from "./output.js"
 
 export interface BulkOperation<E, R> {
@@ -57,6 +57,17 @@ const summaryLines = (
   if (failed > 0) {
     const byTag = [...tally.failedByTag].map(([tag, count]) => `${tag} ${count}`).join(", ")
     lines.push(`failed ${failed}: ${byTag}`)
+    // No answer or a 5XX says nothing of whether the server carried the operation out (a 429 says it did not).
+    const unknown = [...tally.failedByTag].filter(([tag]) =>
+      tag !== "RateLimited" && exitCodeOf({ _tag: tag }) === ExitCode.server
+    )
+    const unknownCount = unknown.reduce((sum, [, count]) => sum + count, 0)
+    if (unknownCount > 0) {
+      lines.push(
+        `outcome unknown for ${unknownCount} (${unknown.map(([tag]) => tag).join(", ")}): ` +
+          "they may have been carried out; list the clients to see"
+      )
+    }
   }
   if (interrupted) {
     lines.push(`not started ${total - finished}; every operation started was finished, none left half done`)

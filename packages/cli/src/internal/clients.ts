@@ -9,7 +9,7 @@ import { runBulk } from "./bulk.js"
 import { UsageError } from "./errors.js"
 import { clientDetails, clientsTable, clientView, note, printJson, revealed, showClient } from "./output.js"
 import { describeFilters, filterOptions, hasFilter, selected } from "./selection.js"
-import { clientId, confirmOrFail, json, yes } from "./shared.js"
+import { clientId, confirmOrFail, json, variableInMessage, yes } from "./shared.js"
 
 const list = Command.make("list", { ...filterOptions, json }, (args) =>
   args.json
@@ -61,7 +61,14 @@ const create = Command.make("create", {
     const clients = yield* M2MClients
     const client_secret = yield* Option.match(args.secretEnv, {
       onNone: () => Effect.succeed(Option.none()),
-      onSome: (variable) => Effect.map(Config.redacted(Config.nonEmptyString(variable)), Option.some)
+      onSome: (variable) =>
+        Config.redacted(Config.nonEmptyString(variable)).pipe(
+          Effect.map(Option.some),
+          Effect.mapError((error) => {
+            const shown = variableInMessage(variable, "--secret-env")
+            return shown === variable ? error : new UsageError({ message: `${shown} is not set` })
+          })
+        )
     })
     const { m2m_client, request_id } = yield* clients.create({
       scopes: args.scopes,

@@ -14,8 +14,9 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Emulator } from "@stytch-effect/emulator"
 import { HttpM2MClients, HttpM2MTokens, HttpM2MTokenVerifier } from "@stytch-effect/http"
 import { Duration, Effect, Layer, Redacted } from "effect"
+import type { KeyObject } from "node:crypto"
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto"
-import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs"
+import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs"
 import { homedir } from "node:os"
 import { dirname, join } from "node:path"
 import { note } from "./output.js"
@@ -68,7 +69,18 @@ const demoSigningKey = () => {
       unlinkSync(aside)
     }
   }
-  const privateKey = createPrivateKey(pem)
+  let privateKey: KeyObject
+  try {
+    privateKey = createPrivateKey(pem)
+  } catch {
+    // A damaged cache file (truncated, edited) is replaced rather than failing every `--emulator` run.
+    pem = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "pem", type: "pkcs8" })
+      .toString()
+    const aside = `${path}.${process.pid}`
+    writeFileSync(aside, pem, { mode: 0o600 })
+    renameSync(aside, path)
+    privateKey = createPrivateKey(pem)
+  }
   const { e, kty, n } = createPublicKey(privateKey).export({ format: "jwk" })
   const kid = "jwk-test-stytch-m2m-demo"
   return { kid, jwk: { kty: kty!, use: "sig", key_ops: ["verify"], alg: "RS256", kid, n, e }, privateKey }

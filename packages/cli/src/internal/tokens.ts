@@ -13,7 +13,7 @@ import type { AuthenticatedClient, M2MToken } from "@stytch-effect/core"
 import { Config, Console, DateTime, Duration, Effect, Option, ParseResult, Redacted, Schema } from "effect"
 import { UsageError } from "./errors.js"
 import { fieldList, note, printJson, revealed, textDoc } from "./output.js"
-import { json } from "./shared.js"
+import { json, variableInMessage } from "./shared.js"
 
 /** The variable `token` reads the client secret from unless told otherwise. */
 export const defaultSecretVariable = "STYTCH_CLIENT_SECRET"
@@ -38,9 +38,11 @@ const fromStdin = (what: string) =>
   })
 
 /** A secret from an environment variable; unset or empty, a usage error saying where else it can come from. */
-const fromVariable = (variable: string, what: string, otherwise: string) =>
+const fromVariable = (variable: string, option: string, what: string, otherwise: string) =>
   Config.redacted(Config.nonEmptyString(variable)).pipe(
-    Effect.mapError(() => new UsageError({ message: `${what}: ${variable} is not set; ${otherwise}` }))
+    Effect.mapError(() =>
+      new UsageError({ message: `${what}: ${variableInMessage(variable, option)} is not set; ${otherwise}` })
+    )
   )
 
 const scopes = (description: string) =>
@@ -68,6 +70,7 @@ const token = Command.make("token", {
       ? yield* fromStdin("Client secret")
       : yield* fromVariable(
         Option.getOrElse(args.secretEnv, () => defaultSecretVariable),
+        "--secret-env",
         "the client secret",
         "name another variable with --secret-env, or pipe it in with --secret-stdin"
       )
@@ -100,7 +103,8 @@ const tokenView = (issued: M2MToken) => ({
 const DurationText = Schema.transformOrFail(Schema.String, Schema.DurationFromSelf, {
   strict: true,
   decode: (text, _, ast) =>
-    Option.match(Duration.decodeUnknown(text.trim()), {
+    // Effect reads a negative duration as zero, which would refuse every token but the newest.
+    Option.match(text.trim().startsWith("-") ? Option.none() : Duration.decodeUnknown(text.trim()), {
       onNone: () =>
         ParseResult.fail(
           new ParseResult.Type(ast, text, "Expected a duration such as \"10 minutes\" or \"90 seconds\"")
@@ -126,7 +130,8 @@ const verify = Command.make("verify", {
   Effect.gen(function*() {
     const accessToken = yield* Option.match(args.tokenEnv, {
       onNone: () => fromStdin("Access token"),
-      onSome: (variable) => fromVariable(variable, "the access token", "or leave out --token-env to pipe it in")
+      onSome: (variable) =>
+        fromVariable(variable, "--token-env", "the access token", "or leave out --token-env to pipe it in")
     })
     const verifier = yield* M2MTokenVerifier
     const client = yield* verifier.authenticate(accessToken, {
