@@ -13,8 +13,6 @@ import { Cause, Effect, Exit, Layer, Logger, LogLevel, Redacted, Tracer } from "
 import { build } from "esbuild"
 import { spawn } from "node:child_process"
 import { mkdtempSync } from "node:fs"
-import type { RequestListener } from "node:http"
-import { createServer } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -22,25 +20,7 @@ import { inspect } from "node:util"
 import { HttpM2MClients } from "../src/index.js"
 import type { Reply } from "./fakeStytch.js"
 import { basicAuth, ok, projectSecret, runOnTestClock, stytchError, wireClient, withFake } from "./fakeStytch.js"
-
-/** A loopback HTTP server for the test's scope, answering with `handler`. */
-const listen = (handler: RequestListener) =>
-  Effect.acquireRelease(
-    Effect.async<{ readonly url: string; readonly close: () => void }>((resume) => {
-      const server = createServer(handler).listen(0, "127.0.0.1", () => {
-        const address = server.address()
-        const port = typeof address === "object" && address ? address.port : 0
-        resume(Effect.succeed({
-          url: `http://127.0.0.1:${port}`,
-          close: () => {
-            server.closeAllConnections()
-            server.close()
-          }
-        }))
-      })
-    }),
-    (server) => Effect.sync(server.close)
-  )
+import { listen } from "./loopback.js"
 
 const httpClients = [
   ["fetch", FetchHttpClient.layer],

@@ -8,11 +8,10 @@ import { HttpClient, HttpClientError } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { M2MTokens } from "@stytch-effect/core"
 import { ConfigProvider, Effect, Exit, Layer, Logger, Redacted, TestClock } from "effect"
-import type { RequestListener } from "node:http"
-import { createServer } from "node:http"
 import { HttpM2MTokens, UndiciHttpClient } from "../src/index.js"
 import type { Reply } from "./fakeStytch.js"
 import { fakeStytch, json, projectId, recordSpans, runOnTestClock, withFakeTokens } from "./fakeStytch.js"
+import { listen } from "./loopback.js"
 
 const clientSecret = "client-secret-DO-NOT-LEAK-1234"
 const request = { client_id: "m2m-client-test-1", client_secret: Redacted.make(clientSecret) }
@@ -323,25 +322,6 @@ describe("a transport failure that quotes the request", () => {
 
 const bodyBytes = (sent: HttpClientRequest.HttpClientRequest) =>
   sent.body._tag === "Uint8Array" ? sent.body.body : new Uint8Array()
-
-/** A loopback HTTP server for the test's scope, answering with `handler`. */
-const listen = (handler: RequestListener) =>
-  Effect.acquireRelease(
-    Effect.async<{ readonly url: string; readonly close: () => void }>((resume) => {
-      const server = createServer(handler).listen(0, "127.0.0.1", () => {
-        const address = server.address()
-        const port = typeof address === "object" && address ? address.port : 0
-        resume(Effect.succeed({
-          url: `http://127.0.0.1:${port}`,
-          close: () => {
-            server.closeAllConnections()
-            server.close()
-          }
-        }))
-      })
-    }),
-    (server) => Effect.sync(server.close)
-  )
 
 describe("over loopback HTTP", () => {
   it.live("an answer larger than the client reads is an error saying so, and is not repeated", () =>
