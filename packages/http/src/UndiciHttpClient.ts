@@ -36,6 +36,7 @@ import { setMaxListeners } from "node:events"
 import { Readable } from "node:stream"
 import type { Dispatcher } from "undici"
 import { Pool, util } from "undici"
+import { bodyTooLarge } from "./internal/bodyLimit.js"
 
 export interface Options {
   /**
@@ -379,7 +380,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private tooLarge(): false {
-    this.fail({ description: `the body is larger than ${this.maxBodyBytes} bytes` })
+    this.fail(bodyTooLarge(this.maxBodyBytes))
     // Out of undici's parser, which calls this: aborting destroys the socket, and with it the unread rest.
     queueMicrotask(() => this.abortRequest!())
     return false
@@ -481,7 +482,7 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
     const exchange = this.exchange
     if (exchange.state === State.Done) {
       return this.read = exchange.body!.length > exchange.maxBodyBytes
-        ? Exit.fail(this.failure({ description: `the body is larger than ${exchange.maxBodyBytes} bytes` }))
+        ? Exit.fail(this.failure(bodyTooLarge(exchange.maxBodyBytes)))
         : Exit.succeed(exchange.body!)
     }
     if (exchange.state === State.Failed) return this.read = Exit.fail(this.failure(exchange.failure!))

@@ -33,6 +33,7 @@ import { Clock, Duration, Effect, Either, Option, ParseResult, Predicate, Redact
 import type { AttemptClient } from "./apiClient.js"
 import type { AttemptFailure, RetryPolicy } from "./attempts.js"
 import * as Attempts from "./attempts.js"
+import { BodyTooLarge } from "./bodyLimit.js"
 import type { Deadlines } from "./deadlines.js"
 
 export type { AttemptFailure, RetriedError, RetryPolicy } from "./attempts.js"
@@ -85,8 +86,6 @@ const errorCodes = (cause: unknown, depth = 0): Array<string> => {
   ]
 }
 
-const tooLarge = /^the body is larger than \d+ bytes$/
-
 /**
  * A platform error becomes a `TransportError` holding only a description: the platform error holds the
  * request, and with it the Authorization header, so it is never kept.
@@ -110,7 +109,7 @@ export const transportFailure = (
   }
   // `UndiciHttpClient`'s bound on a body: our own words, quoting nothing, and another attempt would
   // read as much again.
-  if (error._tag === "ResponseError" && error.description !== undefined && tooLarge.test(error.description)) {
+  if (error._tag === "ResponseError" && error.cause instanceof BodyTooLarge) {
     return {
       error: new TransportError({
         operation,
