@@ -49,14 +49,16 @@ export const demoClients = () =>
 const demoKeyPath = () =>
   join(process.env["XDG_CACHE_HOME"] ?? join(homedir(), ".cache"), "stytch-m2m", "emulator-signing-key.pem")
 
+const newKeyPem = () =>
+  generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "pem", type: "pkcs8" }).toString()
+
 const demoSigningKey = () => {
   const path = demoKeyPath()
   let pem: string
   try {
     pem = readFileSync(path, "utf8")
   } catch {
-    pem = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "pem", type: "pkcs8" })
-      .toString()
+    pem = newKeyPem()
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
     // Written aside, then linked into place: of two commands starting at once, one key wins whole.
     const aside = `${path}.${process.pid}`
@@ -74,8 +76,7 @@ const demoSigningKey = () => {
     privateKey = createPrivateKey(pem)
   } catch {
     // A damaged cache file (truncated, edited) is replaced rather than failing every `--emulator` run.
-    pem = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "pem", type: "pkcs8" })
-      .toString()
+    pem = newKeyPem()
     const aside = `${path}.${process.pid}`
     writeFileSync(aside, pem, { mode: 0o600 })
     renameSync(aside, path)

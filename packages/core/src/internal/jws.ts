@@ -47,7 +47,7 @@ const maxKidLength = 256
  * line do not belong.
  */
 const isKeyId = (kid: string): boolean => {
-  if (kid.length === 0 || kid.length > maxKidLength) return false
+  if (kid.length > maxKidLength) return false
   for (let i = 0; i < kid.length; i++) {
     const code = kid.charCodeAt(i)
     if (code < 0x20 || (code >= 0x7f && code < 0xa0) || code === 0x2028 || code === 0x2029) return false
