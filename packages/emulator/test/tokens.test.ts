@@ -282,29 +282,28 @@ describe("token requests a strict OAuth2 client or an attacker may send", () => 
 })
 
 describe("GET /v1/sessions/jwks/{project_id}", () => {
+  /** The project's key set in Stytch's shape, cacheable for 15 minutes. */
+  const expectKeySet = (answer: Effect.Effect.Success<ReturnType<typeof send>>) => {
+    expect(answer.status).toBe(200)
+    expect(answer.headers["cache-control"]).toBe("public, max-age=900")
+    expect(answer.body).toEqual({
+      keys: [signingKeys[0].jwk],
+      request_id: expect.stringMatching(requestIdPattern),
+      status_code: 200
+    })
+  }
+
   it.live("serves the public keys with no authentication, in Stytch's shape", () =>
     Effect.gen(function*() {
       const answer = yield* send("GET", yield* jwksPath, { authorization: null })
-      expect(answer.status).toBe(200)
-      expect(answer.headers["cache-control"]).toBe("public, max-age=900")
-      expect(answer.body).toEqual({
-        keys: [signingKeys[0].jwk],
-        request_id: expect.stringMatching(requestIdPattern),
-        status_code: 200
-      })
+      expectKeySet(answer)
     }).pipe(provide))
 
   it.live("serves the same keys at the B2B route, where Stytch's B2B SDK clients fetch them", () =>
     Effect.gen(function*() {
       const emulator = yield* Emulator
       const answer = yield* send("GET", `/v1/b2b/sessions/jwks/${emulator.projectId}`, { authorization: null })
-      expect(answer.status).toBe(200)
-      expect(answer.headers["cache-control"]).toBe("public, max-age=900")
-      expect(answer.body).toEqual({
-        keys: [signingKeys[0].jwk],
-        request_id: expect.stringMatching(requestIdPattern),
-        status_code: 200
-      })
+      expectKeySet(answer)
       const other = yield* send("GET", "/v1/b2b/sessions/jwks/project-test-other", { authorization: null })
       expect(other.body).toMatchObject({ status_code: 404, error_type: "project_not_found" })
     }).pipe(provide))
